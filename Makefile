@@ -1,0 +1,42 @@
+# Every target sets up what it needs: a fresh clone runs `make demo` or `make test` directly.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+DATA ?= $(if $(wildcard ../shared/data/rakuten/X_train.csv),../shared/data/rakuten,)
+
+.PHONY: install demo test lint bench synth clean
+CDK_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy AWS_REGION=eu-west-3 AWS_DEFAULT_REGION=eu-west-3
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[serving,training,lambdas,infra,dev]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error && touch $@
+
+install: $(STAMP) node_modules/.installed
+
+## The main job: sample catalog -> train -> evaluate -> serve on 127.0.0.1 -> three predictions.
+demo: install
+	$(PY) -m scripts.demo
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy prodcat inference sagemaker_jobs scripts infra step_functions lambdas
+
+## Accuracy, training time, load time, size, latency and throughput as one JSON document.
+bench: install
+	$(PY) -m scripts.bench $(if $(DATA),--data $(DATA),)
+
+## The CloudFormation templates, offline, with the pinned CDK CLI (no credentials, no telemetry).
+synth: install
+	$(CDK_ENV) npx --no-install cdk synth --no-notices --quiet -o cdk.out
+
+clean:
+	rm -rf .work .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The logical units of the app; stacks in infra/stacks only compose these."""

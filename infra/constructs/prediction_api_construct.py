@@ -1,0 +1,385 @@
+"""The REST API the website calls: Cognito authorizer, API key + usage plan, throttling,
+request validation, access logs, CORS for the configured origins, one Lambda per route group.
+
+Every function runs the same Powertools resolver (`lambdas/api/app.py: handler`, issue 4),
+which dispatches on the path; splitting the routes over functions gives each group its own
+role (only the grants it needs), concurrency bound, alarms and logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import StageConfig
+from infra.constructs.data_lake_construct import DataLakeZones
+from infra.constructs.nag import acknowledge, acknowledge_prefix_grants
+from infra.constructs.powertools_function_construct import PowertoolsFunctionConstruct
+from infra.constructs.retention import retention
+
+API_HANDLER = "lambdas.api.app.handler"
+TOP_K_MAX = 27  # the taxonomy has 27 product types
+
+_S3_READ_ACTIONS = (
+    "AwsSolutions-IAM5[Action::s3:GetObject*]",
+    "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+    "AwsSolutions-IAM5[Action::s3:List*]",
+)
+_S3_WRITE_ACTIONS = ("AwsSolutions-IAM5[Action::s3:Abort*]",)
+
+
+@dataclass(frozen=True)
+class ApiDependencies:
+    user_pool: cognito.IUserPool
+    user_pool_client: cognito.IUserPoolClient
+    request_log: dynamodb.ITable
+    products: dynamodb.ITable
+    bucket: s3.IBucket
+    zones: DataLakeZones
+    endpoint_name: str
+    model_package_group_name: str
+
+
+class PredictionApiConstruct(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        source_root: Path,
+        deps: ApiDependencies,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        settings = config.api
+        stack = Stack.of(self)
+        origins = list(settings.cors_allowed_origins)
+
+        # Records the API accepted but could not store (DynamoDB/S3 errors after retries) land
+        # here instead of being lost; an alarm pages on-call when it is not empty.
+        self.undelivered = sqs.Queue(
+            self,
+            "UndeliveredRecords",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.undelivered,
+            "This queue is the API's dead-letter store for records it could not write.",
+            "AwsSolutions-SQS3",
+        )
+        environment = {
+            "STAGE": config.stage,
+            "USER_POOL_ID": deps.user_pool.user_pool_id,
+            "USER_POOL_CLIENT_ID": deps.user_pool_client.user_pool_client_id,
+            "REQUEST_LOG_TABLE": deps.request_log.table_name,
+            "PRODUCTS_TABLE": deps.products.table_name,
+            "DATA_LAKE_BUCKET": deps.bucket.bucket_name,
+            "RAW_PREFIX": deps.zones.raw,
+            "CAPTURE_PREFIX": deps.zones.capture,
+            "ENDPOINT_NAME": deps.endpoint_name,
+            "MODEL_PACKAGE_GROUP": deps.model_package_group_name,
+            "UNDELIVERED_QUEUE_URL": self.undelivered.queue_url,
+            "REQUEST_LOG_TTL_DAYS": str(config.data.request_log_ttl_days),
+            "CORS_ALLOWED_ORIGINS": ",".join(origins),
+        }
+
+        def function(name: str, description: str) -> PowertoolsFunctionConstruct:
+            built = PowertoolsFunctionConstruct(
+                self,
+                name,
+                source_root=source_root,
+                handler=API_HANDLER,
+                description=description,
+                service=f"prodcat-api-{name.lower()}",
+                metrics_namespace="prodcat",
+                memory_mb=settings.lambda_memory_mb,
+                timeout=Duration.seconds(settings.lambda_timeout_seconds),
+                reserved_concurrency=settings.lambda_reserved_concurrency,
+                log_retention_days=settings.log_retention_days,
+                powertools_layer_version=settings.powertools_layer_version,
+                environment=environment,
+            )
+            self.undelivered.grant_send_messages(built.role)
+            return built
+
+        self.auth = function("Auth", "POST /register, POST /login, GET /health")
+        deps.user_pool.grant(
+            self.auth.role, "cognito-idp:AdminAddUserToGroup", "cognito-idp:AdminGetUser"
+        )
+
+        self.predict = function("Predict", "POST /predict: top-k product types")
+        self.predict.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint"],
+                resources=[
+                    stack.format_arn(
+                        service="sagemaker", resource="endpoint", resource_name=deps.endpoint_name
+                    )
+                ],
+            )
+        )
+        deps.request_log.grant_write_data(self.predict.role)
+        deps.bucket.grant_put(self.predict.role, f"{deps.zones.capture}*")
+
+        self.logs = function("Logs", "GET /logs: the caller's prediction requests")
+        deps.request_log.grant_read_data(self.logs.role)
+
+        self.products = function("Products", "POST /products, DELETE /products/{id} (admins)")
+        deps.products.grant_read_write_data(self.products.role)
+        deps.bucket.grant_read_write(self.products.role, f"{deps.zones.raw}products/*")
+        deps.bucket.grant_delete(self.products.role, f"{deps.zones.raw}products/*")
+
+        self.feedback = function("Feedback", "POST /feedback: the category the seller chose")
+        deps.request_log.grant_read_write_data(self.feedback.role)
+        deps.bucket.grant_put(self.feedback.role, f"{deps.zones.raw}feedback/*")
+
+        self.functions = {
+            "Auth": self.auth,
+            "Predict": self.predict,
+            "Logs": self.logs,
+            "Products": self.products,
+            "Feedback": self.feedback,
+        }
+        for built, prefix in (
+            (self.predict, deps.zones.capture),
+            (self.products, f"{deps.zones.raw}products/"),
+            (self.feedback, f"{deps.zones.raw}feedback/"),
+        ):
+            acknowledge_prefix_grants(
+                built.role,
+                deps.bucket,
+                (prefix,),
+                "Object grants are limited to this route's zone prefix of the data lake; the "
+                "wildcard stands for the object keys under it.",
+            )
+            acknowledge(
+                built.role,
+                "CDK's S3 grants add s3:Abort* (multipart uploads) on the same prefix.",
+                *_S3_WRITE_ACTIONS,
+            )
+        acknowledge(
+            self.products.role,
+            "Admins replace and delete product photos and records under raw/products/ only: "
+            "GetObject*/List*/DeleteObject* are scoped to that prefix.",
+            *_S3_READ_ACTIONS,
+            "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
+        )
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=retention(settings.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"{config.prefix}-api",  # CloudWatch metrics are keyed by this name
+            description=f"prodcat {config.stage}: product-type recommendations",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            deploy_options=apigw.StageOptions(
+                stage_name=config.stage,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                metrics_enabled=True,
+                tracing_enabled=True,
+                throttling_rate_limit=settings.throttle_rate_limit,
+                throttling_burst_limit=settings.throttle_burst_limit,
+            ),
+            default_cors_preflight_options=apigw.CorsOptions(
+                allow_origins=origins,
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                allow_headers=["Content-Type", "Authorization", "X-Api-Key"],
+                max_age=Duration.hours(1),
+            ),
+        )
+        acknowledge(
+            self.api,
+            "API Gateway's account-level CloudWatch role uses the AWS-managed "
+            "AmazonAPIGatewayPushToCloudWatchLogs policy, the documented way to enable "
+            "execution logs.",
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+        )
+        acknowledge(
+            self.api,
+            "No WAF web ACL: it costs a fixed monthly fee per stage; the usage plan, API key, "
+            "stage throttling and Cognito bound abuse. Attach one per stage if needed.",
+            "AwsSolutions-APIG3",
+        )
+        self._gateway_responses(origins[0])
+
+        authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self, "Authorizer", cognito_user_pools=[deps.user_pool]
+        )
+        validator = apigw.RequestValidator(
+            self,
+            "Validator",
+            rest_api=self.api,
+            validate_request_body=True,
+            validate_request_parameters=True,
+        )
+        models = self._models()
+
+        def route(
+            path: str,
+            method: str,
+            target: PowertoolsFunctionConstruct,
+            *,
+            public: bool = False,
+            model: str | None = None,
+            parameters: dict[str, bool] | None = None,
+        ) -> apigw.Method:
+            resource = self.api.root.resource_for_path(path)
+            added = resource.add_method(
+                method,
+                apigw.LambdaIntegration(target.function),
+                authorizer=None if public else authorizer,
+                authorization_type=(
+                    apigw.AuthorizationType.NONE if public else apigw.AuthorizationType.COGNITO
+                ),
+                api_key_required=True,
+                request_validator=validator,
+                request_models={"application/json": models[model]} if model else None,
+                request_parameters=parameters,
+            )
+            if public:
+                acknowledge(
+                    added,
+                    "Public by design: sign-up, sign-in and the health check are what a caller "
+                    "does before holding a token (the API key and throttling still apply).",
+                    "AwsSolutions-APIG4",
+                    "AwsSolutions-COG4",
+                )
+            return added
+
+        route("/health", "GET", self.auth, public=True)
+        route("/register", "POST", self.auth, public=True, model="Credentials")
+        route("/login", "POST", self.auth, public=True, model="Credentials")
+        route("/predict", "POST", self.predict, model="PredictRequest")
+        route(
+            "/logs",
+            "GET",
+            self.logs,
+            parameters={
+                "method.request.querystring.limit": False,
+                "method.request.querystring.next_token": False,
+                "method.request.querystring.user_id": False,
+            },
+        )
+        route("/products", "POST", self.products, model="Product")
+        route(
+            "/products/{id}",
+            "DELETE",
+            self.products,
+            parameters={"method.request.path.id": True},
+        )
+        route("/feedback", "POST", self.feedback, model="Feedback")
+
+        self.api_key = self.api.add_api_key("WebsiteKey", description="The marketplace website")
+        plan = self.api.add_usage_plan(
+            "WebsitePlan",
+            description="The marketplace website",
+            throttle=apigw.ThrottleSettings(
+                rate_limit=settings.throttle_rate_limit, burst_limit=settings.throttle_burst_limit
+            ),
+            quota=apigw.QuotaSettings(
+                limit=settings.quota_requests_per_day, period=apigw.Period.DAY
+            ),
+        )
+        plan.add_api_key(self.api_key)
+        plan.add_api_stage(stage=self.api.deployment_stage)
+
+    def _gateway_responses(self, origin: str) -> None:
+        cors = {"Access-Control-Allow-Origin": f"'{origin}'", "Vary": "'Origin'"}
+        self.api.add_gateway_response(
+            "BadRequestBody",
+            type=apigw.ResponseType.BAD_REQUEST_BODY,
+            status_code="400",
+            response_headers=cors,
+            templates={
+                "application/json": '{"message": "invalid request body", '
+                '"errors": "$context.error.validationErrorString"}'
+            },
+        )
+        self.api.add_gateway_response(
+            "Throttled",
+            type=apigw.ResponseType.THROTTLED,
+            status_code="429",
+            response_headers={**cors, "Retry-After": "'1'"},
+        )
+        self.api.add_gateway_response(
+            "Default4xx", type=apigw.ResponseType.DEFAULT_4_XX, response_headers=cors
+        )
+        self.api.add_gateway_response(
+            "Default5xx", type=apigw.ResponseType.DEFAULT_5_XX, response_headers=cors
+        )
+
+    def _models(self) -> dict[str, apigw.Model]:
+        def model(name: str, schema: apigw.JsonSchema) -> apigw.Model:
+            return self.api.add_model(
+                name, content_type="application/json", model_name=name, schema=schema
+            )
+
+        string = apigw.JsonSchemaType.STRING
+        obj = apigw.JsonSchemaType.OBJECT
+        return {
+            "Credentials": model(
+                "Credentials",
+                apigw.JsonSchema(
+                    schema=apigw.JsonSchemaVersion.DRAFT4,
+                    type=obj,
+                    required=["email", "password"],
+                    properties={
+                        "email": apigw.JsonSchema(type=string, min_length=3, max_length=254),
+                        "password": apigw.JsonSchema(type=string, min_length=1, max_length=256),
+                    },
+                ),
+            ),
+            "PredictRequest": model(
+                "PredictRequest",
+                apigw.JsonSchema(
+                    schema=apigw.JsonSchemaVersion.DRAFT4,
+                    type=obj,
+                    properties={
+                        "designation": apigw.JsonSchema(type=string, max_length=10_000),
+                        "description": apigw.JsonSchema(type=string, max_length=100_000),
+                        "top_k": apigw.JsonSchema(
+                            type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=TOP_K_MAX
+                        ),
+                    },
+                ),
+            ),
+            "Product": model(
+                "Product",
+                apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, type=obj),
+            ),
+            "Feedback": model(
+                "Feedback",
+                apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, type=obj),
+            ),
+        }

@@ -1,0 +1,1 @@
+"""Deployable units: each composes constructs and passes objects, never names, across stacks."""

@@ -1,0 +1,91 @@
+"""Alarms, the dashboard, and (optionally) the drift alarm starting a retraining run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import StageConfig
+from infra.constructs.monitoring_construct import MonitoredResources, MonitoringConstruct
+from infra.constructs.nag import acknowledge
+from infra.stacks.api_stack import ApiStack
+from infra.stacks.ml_stack import MlStack
+from infra.stacks.on_call_stack import OnCallStack
+from infra.stacks.pipeline_stack import PipelineStack
+
+
+class MonitoringStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        on_call: OnCallStack,
+        ml: MlStack,
+        pipeline: PipelineStack,
+        api: ApiStack,
+        **kwargs: Any,
+    ):
+        super().__init__(scope, construct_id, **kwargs)
+        pipeline_construct = pipeline.pipeline
+        self.monitoring = MonitoringConstruct(
+            self,
+            "Monitoring",
+            settings=config.monitoring,
+            topic=on_call.on_call.topic,
+            resources=MonitoredResources(
+                stage=config.stage,
+                api=api.api.api,
+                functions={
+                    **{name: f.function for name, f in api.api.functions.items()},
+                    "Gate": pipeline_construct.gate.function,
+                },
+                endpoint_name=ml.endpoint_name,
+                state_machine=pipeline_construct.state_machine,
+                queues={
+                    "ApiUndeliveredRecords": api.api.undelivered,
+                    "PipelineTriggerDeadLetters": pipeline_construct.trigger_dlq,
+                },
+            ),
+        )
+        if config.pipeline.retrain_on_drift:
+            # Its own dead-letter queue: the pipeline stack's would need a policy naming this
+            # stack's rule, a dependency cycle.
+            dlq = sqs.Queue(
+                self,
+                "DriftTriggerDeadLetters",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=Duration.days(14),
+            )
+            acknowledge(
+                dlq,
+                "This queue is itself the dead-letter queue of the drift rule's target.",
+                "AwsSolutions-SQS3",
+            )
+            rule = events.Rule(
+                self,
+                "RetrainOnDrift",
+                description="Start a retraining run when the drift alarm fires",
+                event_pattern=events.EventPattern(
+                    source=["aws.cloudwatch"],
+                    detail_type=["CloudWatch Alarm State Change"],
+                    resources=[self.monitoring.alarms["DriftScore"].alarm_arn],
+                    detail={"state": {"value": ["ALARM"]}},
+                ),
+            )
+            rule.add_target(
+                targets.SfnStateMachine(
+                    pipeline_construct.state_machine,
+                    input=events.RuleTargetInput.from_object({"trigger": "drift"}),
+                    dead_letter_queue=dlq,
+                    retry_attempts=4,
+                    max_event_age=Duration.hours(2),
+                )
+            )

@@ -1,0 +1,95 @@
+"""One deployment of prodcat (dev, prod, ...): six stacks wired by object references."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Environment, Stage, Tags
+from constructs import Construct
+
+from infra.config import StageConfig
+from infra.stacks.api_stack import ApiStack
+from infra.stacks.data_stack import DataStack
+from infra.stacks.ml_stack import MlStack
+from infra.stacks.monitoring_stack import MonitoringStack
+from infra.stacks.on_call_stack import OnCallStack
+from infra.stacks.pipeline_stack import PipelineStack
+
+
+class ProdcatStage(Stage):
+    """`cdk deploy -c stage=dev --all` deploys the six stacks of this stage, in order."""
+
+    def __init__(
+        self, scope: Construct, *, config: StageConfig, source_root: Path, env: Environment
+    ) -> None:
+        super().__init__(scope, config.stage, env=env)
+        self.config = config
+        name = config.prefix
+        self.data = DataStack(
+            self,
+            "Data",
+            config=config,
+            stack_name=f"{name}-data",
+            description="prodcat stateful resources: data lake, user pool, tables (retained)",
+        )
+        self.on_call = OnCallStack(
+            self,
+            "OnCall",
+            config=config,
+            stack_name=f"{name}-oncall",
+            description="prodcat on-call SNS topic",
+        )
+        self.ml = MlStack(
+            self,
+            "Ml",
+            config=config,
+            source_root=source_root,
+            lake=self.data.lake,
+            stack_name=f"{name}-ml",
+            description="prodcat images, SageMaker roles and model registry",
+        )
+        self.pipeline = PipelineStack(
+            self,
+            "Pipeline",
+            config=config,
+            source_root=source_root,
+            lake=self.data.lake,
+            ml=self.ml,
+            on_call=self.on_call.on_call,
+            stack_name=f"{name}-pipeline",
+            description="prodcat retrain -> evaluate -> gate -> deploy pipeline",
+        )
+        self.api = ApiStack(
+            self,
+            "Api",
+            config=config,
+            source_root=source_root,
+            data=self.data,
+            ml=self.ml,
+            stack_name=f"{name}-api",
+            description="prodcat REST API",
+        )
+        self.monitoring = MonitoringStack(
+            self,
+            "Monitoring",
+            config=config,
+            on_call=self.on_call,
+            ml=self.ml,
+            pipeline=self.pipeline,
+            api=self.api,
+            stack_name=f"{name}-monitoring",
+            description="prodcat alarms and dashboard",
+        )
+        Tags.of(self).add("project", "prodcat")
+        Tags.of(self).add("stage", config.stage)
+
+    @property
+    def stacks(self) -> dict[str, object]:
+        return {
+            "data": self.data,
+            "oncall": self.on_call,
+            "ml": self.ml,
+            "pipeline": self.pipeline,
+            "api": self.api,
+            "monitoring": self.monitoring,
+        }

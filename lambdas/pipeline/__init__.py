@@ -1,0 +1,1 @@
+"""Pipeline Lambdas called by the Step Functions state machine (step_functions/)."""

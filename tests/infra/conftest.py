@@ -1,0 +1,68 @@
+"""Synthesize the CDK app once per test session (jsii starts once) from the real cdk.json.
+
+Images are staged from the repo root when issue 2's Dockerfiles exist; before that, from a
+temporary tree holding lambdas/ and placeholder Dockerfiles (synth only stages the context,
+it never builds, so the templates are the same apart from asset hashes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from infra_helpers import DOCKERFILES, REPO_ROOT, Synth, cdk_context, repo_has_dockerfiles
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+def source_root_for_tests(tmp: Path) -> Path:
+    if repo_has_dockerfiles():
+        return REPO_ROOT
+    root = tmp / "source"
+    shutil.copytree(
+        REPO_ROOT / "lambdas", root / "lambdas", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in DOCKERFILES:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("# placeholder until issue 2 lands it\nFROM scratch\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    from aws_cdk import App
+
+    from infra.app import build_app
+
+    tmp = tmp_path_factory.mktemp("cdk")
+    outdir = tmp / "cdk.out"
+    app = App(context=cdk_context(), outdir=str(outdir))
+    stages = build_app(app, source_root_for_tests(tmp))
+    error: str | None = None
+    try:
+        app.synth()
+    except RuntimeError as exc:  # cdk-nag findings: the assembly is still written
+        error = str(exc)
+    report_file = outdir / "validation-report.json"
+    templates: dict[tuple[str, str], dict[str, Any]] = {}
+    names: dict[tuple[str, str], str] = {}
+    protection: dict[tuple[str, str], bool] = {}
+    for stage in stages:
+        for key, stack in stage.stacks.items():
+            path = outdir / f"assembly-{stage.config.stage}" / stack.template_file  # type: ignore[attr-defined]
+            templates[(stage.config.stage, key)] = json.loads(path.read_text())
+            names[(stage.config.stage, key)] = stack.stack_name  # type: ignore[attr-defined]
+            protection[(stage.config.stage, key)] = bool(stack.termination_protection)  # type: ignore[attr-defined]
+    return Synth(
+        outdir=outdir,
+        templates=templates,
+        stack_names=names,
+        termination_protection=protection,
+        validation_error=error,
+        validation_report=json.loads(report_file.read_text()) if report_file.exists() else None,
+        asset_dirs=sorted(outdir.glob("asset.*")),
+    )

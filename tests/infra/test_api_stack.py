@@ -1,0 +1,182 @@
+"""The REST API: auth per route, API key + usage plan, throttling, validation, logs, CORS,
+Lambdas (Powertools layer, X-Ray, bounded concurrency) with per-route grants."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from infra_helpers import Synth, flatten, grants, lake_prefixes, policy_statements, resources
+
+PUBLIC = {("GET", "health"), ("POST", "register"), ("POST", "login")}
+PROTECTED = {
+    ("POST", "predict"),
+    ("GET", "logs"),
+    ("POST", "products"),
+    ("DELETE", "productsid"),
+    ("POST", "feedback"),
+}
+
+
+def _api(synth: Synth, stage: str = "dev") -> dict[str, Any]:
+    return synth.template(stage, "api")
+
+
+def _methods(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    out = {}
+    for logical_id, method in resources(template, "AWS::ApiGateway::Method").items():
+        props = method["Properties"]
+        if props["HttpMethod"] == "OPTIONS":
+            continue
+        path = logical_id.removeprefix("ApiRestApi").removesuffix(logical_id[-8:])
+        out[(props["HttpMethod"], path.removesuffix(props["HttpMethod"]))] = props
+    return out
+
+
+def test_routes_auth_api_key_and_validation(synth: Synth) -> None:
+    methods = _methods(_api(synth))
+    assert set(methods) == PUBLIC | PROTECTED
+    for route, props in methods.items():
+        assert props["ApiKeyRequired"] is True, route
+        assert "RequestValidatorId" in props, route
+        if route in PUBLIC:
+            assert props["AuthorizationType"] == "NONE", route
+        else:
+            assert props["AuthorizationType"] == "COGNITO_USER_POOLS", route
+            assert props["AuthorizerId"]["Ref"].startswith("ApiAuthorizer"), route
+    predict = methods[("POST", "predict")]
+    assert predict["RequestModels"]["application/json"]["Ref"].startswith("ApiRestApiPredict")
+
+
+def test_authorizer_uses_the_user_pool(synth: Synth) -> None:
+    (authorizer,) = resources(_api(synth), "AWS::ApiGateway::Authorizer").values()
+    assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
+    (pool,) = authorizer["Properties"]["ProviderARNs"]
+    assert "UserPool" in flatten(pool)
+
+
+def test_predict_request_schema_bounds_top_k(synth: Synth) -> None:
+    models = resources(_api(synth), "AWS::ApiGateway::Model")
+    (predict,) = [m for m in models.values() if m["Properties"]["Name"] == "PredictRequest"]
+    schema = predict["Properties"]["Schema"]
+    assert schema["type"] == "object"
+    assert schema["properties"]["top_k"] == {"type": "integer", "minimum": 1, "maximum": 27}
+
+
+@pytest.mark.parametrize(
+    ("stage", "rate", "burst", "quota"), [("dev", 20, 40, 20000), ("prod", 100, 200, 500000)]
+)
+def test_stage_throttling_usage_plan_tracing_and_access_logs(
+    synth: Synth, stage: str, rate: int, burst: int, quota: int
+) -> None:
+    template = _api(synth, stage)
+    (api_stage,) = resources(template, "AWS::ApiGateway::Stage").values()
+    props = api_stage["Properties"]
+    assert props["StageName"] == stage
+    assert props["TracingEnabled"] is True
+    (settings,) = props["MethodSettings"]
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (rate, burst)
+    assert settings["ResourcePath"] == "/*" and settings["HttpMethod"] == "*"
+    log_format = json.loads(props["AccessLogSetting"]["Format"])
+    assert {"requestId", "status", "ip", "user"} <= set(log_format)
+    assert props["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0].startswith("ApiAccessLogs")
+    (plan,) = resources(template, "AWS::ApiGateway::UsagePlan").values()
+    assert plan["Properties"]["Throttle"] == {"BurstLimit": burst, "RateLimit": rate}
+    assert plan["Properties"]["Quota"] == {"Limit": quota, "Period": "DAY"}
+    (plan_key,) = resources(template, "AWS::ApiGateway::UsagePlanKey").values()
+    assert plan_key["Properties"]["KeyType"] == "API_KEY"
+    (api,) = resources(template, "AWS::ApiGateway::RestApi").values()
+    assert api["Properties"]["Name"] == f"prodcat-{stage}-api"
+
+
+@pytest.mark.parametrize(
+    ("stage", "origin"),
+    [("dev", "http://localhost:3000"), ("prod", "https://www.example-marketplace.fr")],
+)
+def test_cors_allows_only_the_configured_origin(synth: Synth, stage: str, origin: str) -> None:
+    template = _api(synth, stage)
+    options = [
+        m["Properties"]
+        for m in resources(template, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "OPTIONS"
+    ]
+    assert options
+    for method in options:
+        (response,) = method["Integration"]["IntegrationResponses"]
+        allowed = response["ResponseParameters"][
+            "method.response.header.Access-Control-Allow-Origin"
+        ]
+        assert allowed == f"'{origin}'"
+    for response in resources(template, "AWS::ApiGateway::GatewayResponse").values():
+        headers = response["Properties"]["ResponseParameters"]
+        assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{origin}'"
+
+
+def test_validation_errors_are_returned_field_by_field(synth: Synth) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in resources(_api(synth), "AWS::ApiGateway::GatewayResponse").values()
+    }
+    bad_body = responses["BAD_REQUEST_BODY"]
+    assert (
+        "$context.error.validationErrorString" in bad_body["ResponseTemplates"]["application/json"]
+    )
+    assert responses["THROTTLED"]["StatusCode"] == "429"
+    assert responses["THROTTLED"]["ResponseParameters"]["gatewayresponse.header.Retry-After"]
+
+
+def test_lambdas_use_powertools_layer_xray_and_bounded_concurrency(synth: Synth) -> None:
+    functions = resources(_api(synth, "prod"), "AWS::Lambda::Function")
+    assert len(functions) == 5
+    for logical_id, function in functions.items():
+        props = function["Properties"]
+        assert props["Handler"] == "lambdas.api.app.handler", logical_id
+        assert props["Runtime"] == "python3.13"
+        (layer,) = props["Layers"]
+        assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:" in flatten(layer)
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["ReservedConcurrentExecutions"] == 50
+        assert props["Timeout"] <= 29
+        env = props["Environment"]["Variables"]
+        assert env["ENDPOINT_NAME"] == "prodcat-prod-predict"
+        assert {
+            "REQUEST_LOG_TABLE",
+            "PRODUCTS_TABLE",
+            "DATA_LAKE_BUCKET",
+            "USER_POOL_ID",
+            "UNDELIVERED_QUEUE_URL",
+        } <= set(env)
+
+
+def _function_grants(synth: Synth, name: str) -> dict[str, set[str]]:
+    return grants(policy_statements(_api(synth), f"Api{name}Role"))
+
+
+def test_only_predict_invokes_the_endpoint_and_only_its_own(synth: Synth) -> None:
+    for name in ("Auth", "Logs", "Products", "Feedback"):
+        assert "sagemaker:InvokeEndpoint" not in _function_grants(synth, name), name
+    assert _function_grants(synth, "Predict")["sagemaker:InvokeEndpoint"] == {
+        "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:endpoint/prodcat-dev-predict"
+    }
+
+
+def test_each_route_group_writes_only_its_own_data(synth: Synth) -> None:
+    predict = _function_grants(synth, "Predict")
+    assert lake_prefixes(predict["s3:PutObject"]) == {"capture/*"}
+    assert "dynamodb:Query" not in predict  # writes its log, never reads others'
+    assert any("RequestLogTable" in r for r in predict["dynamodb:PutItem"])
+    logs = _function_grants(synth, "Logs")
+    assert not [
+        a for a in logs if a.startswith("s3:") or a in ("dynamodb:PutItem", "dynamodb:DeleteItem")
+    ]
+    assert any("RequestLogTable" in r for r in logs["dynamodb:Query"])
+    products = _function_grants(synth, "Products")
+    # "" is the bucket ARN of the same grant statement: object actions cannot apply to it.
+    assert lake_prefixes(products["s3:DeleteObject*"]) - {""} == {"raw/products/*"}
+    assert all("ProductCatalogueTable" in r for r in products["dynamodb:DeleteItem"])
+    feedback = _function_grants(synth, "Feedback")
+    assert lake_prefixes(feedback["s3:PutObject"]) == {"raw/feedback/*"}
+    auth = _function_grants(synth, "Auth")
+    assert set(auth) >= {"cognito-idp:AdminAddUserToGroup"}
+    assert not [a for a in auth if a.startswith(("s3:", "dynamodb:", "sagemaker:"))]

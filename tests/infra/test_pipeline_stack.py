@@ -1,0 +1,163 @@
+"""The state machine as deployed: definition, substitutions, role scope, schedule, logging."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from infra_helpers import Synth, flatten, grants, lake_prefixes, policy_statements, resources
+
+from step_functions.definition import PLACEHOLDERS
+
+
+def _state_machine(synth: Synth, stage: str) -> dict[str, Any]:
+    (machine,) = resources(
+        synth.template(stage, "pipeline"), "AWS::StepFunctions::StateMachine"
+    ).values()
+    props: dict[str, Any] = machine["Properties"]
+    return props
+
+
+def _definition(synth: Synth, stage: str) -> dict[str, Any]:
+    definition: dict[str, Any] = json.loads(_state_machine(synth, stage)["DefinitionString"])
+    return definition
+
+
+def test_every_placeholder_is_substituted_with_a_deploy_time_value(synth: Synth) -> None:
+    props = _state_machine(synth, "dev")
+    assert set(props["DefinitionSubstitutions"]) == set(PLACEHOLDERS)
+    text = props["DefinitionString"]
+    for name in PLACEHOLDERS:
+        assert "${" + name + "}" in text
+    subs = {k: flatten(v) for k, v in props["DefinitionSubstitutions"].items()}
+    assert "PrepareRole" in subs["PrepareRoleArn"] and "EvaluateRole" in subs["EvaluateRoleArn"]
+    assert "DataLakeBucket" in subs["DataLakeBucket"]
+    assert subs["ModelPackageGroupName"] == "prodcat-dev-models"
+    assert "OnCallTopic" in subs["OnCallTopicArn"]
+
+
+@pytest.mark.parametrize(
+    ("stage", "memory", "concurrency", "provisioned"),
+    [("dev", 3072, 5, None), ("prod", 4096, 20, 1)],
+)
+def test_endpoint_config_is_serverless_from_config(
+    synth: Synth, stage: str, memory: int, concurrency: int, provisioned: int | None
+) -> None:
+    state = _definition(synth, stage)["States"]["CreateEndpointConfig"]
+    (variant,) = state["Parameters"]["ProductionVariants"]
+    expected = {"MemorySizeInMB": memory, "MaxConcurrency": concurrency}
+    if provisioned is not None:
+        expected["ProvisionedConcurrency"] = provisioned
+    assert variant["ServerlessConfig"] == expected
+    assert "InstanceType" not in variant
+    for name in ("CreateEndpoint", "UpdateEndpoint"):
+        params = _definition(synth, stage)["States"][name]["Parameters"]
+        assert params["EndpointName"] == f"prodcat-{stage}-predict"
+
+
+def test_gate_policy_is_rendered_from_config(synth: Synth) -> None:
+    payload = _definition(synth, "prod")["States"]["Gate"]["Parameters"]["Payload"]
+    assert payload["policy"] == {
+        "mode": "text_image",
+        "metric": "weighted_f1",
+        "margin": 0.005,
+        "min_accuracy": 0.6,
+        "max_ece": 0.08,
+    }
+
+
+def test_state_machine_logs_everything_and_traces(synth: Synth) -> None:
+    props = _state_machine(synth, "dev")
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+
+
+def _machine_grants(synth: Synth) -> dict[str, set[str]]:
+    return grants(policy_statements(synth.template("dev", "pipeline"), "PipelineStateMachineRole"))
+
+
+def test_state_machine_role_is_scoped_to_this_stage(synth: Synth) -> None:
+    allowed = _machine_grants(synth)
+    arn = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+    assert allowed["sagemaker:CreateTrainingJob"] == {
+        f"{arn}processing-job/prodcat-dev-*",
+        f"{arn}training-job/prodcat-dev-*",
+    }
+    assert allowed["sagemaker:UpdateEndpoint"] == {
+        f"{arn}model/prodcat-dev-*",
+        f"{arn}endpoint-config/prodcat-dev-*",
+        f"{arn}endpoint/prodcat-dev-predict",
+    }
+    assert f"{arn}model-package/prodcat-dev-models/*" in allowed["sagemaker:CreateModelPackage"]
+    assert allowed["lambda:InvokeFunction"] == {"<PipelineGateFunction700D03EF.Arn>"}
+    assert any("OnCallTopic" in r for r in allowed["sns:Publish"])
+    star = {action for action, targets in allowed.items() if "*" in targets}
+    assert star <= {
+        "sagemaker:ListModelPackages",
+        "sagemaker:ListEndpoints",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+    assert "sagemaker:ListEndpoints" in star
+
+
+def test_state_machine_passes_only_pipeline_roles_to_sagemaker(synth: Synth) -> None:
+    statements = policy_statements(synth.template("dev", "pipeline"), "PipelineStateMachineRole")
+    (passing,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert passing["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+    roles = {flatten(r) for r in passing["Resource"]}
+    assert len(roles) == 4
+    assert all(any(n in r for n in ("Prepare", "Train", "Evaluate", "Model")) for r in roles)
+
+
+def test_gate_lambda_reads_reports_only(synth: Synth) -> None:
+    allowed = grants(policy_statements(synth.template("dev", "pipeline"), "PipelineGateRole"))
+    assert lake_prefixes(allowed["s3:GetObject*"]) == {"", "models/reports/*"}
+    assert not [a for a in allowed if a.startswith("s3:Put") or a.startswith("s3:Delete")]
+
+
+@pytest.mark.parametrize(("stage", "state"), [("dev", "DISABLED"), ("prod", "ENABLED")])
+def test_schedule_comes_from_config_with_retries_and_dead_letters(
+    synth: Synth, stage: str, state: str
+) -> None:
+    template = synth.template(stage, "pipeline")
+    (rule,) = resources(template, "AWS::Events::Rule").values()
+    props = rule["Properties"]
+    assert props["ScheduleExpression"] == "cron(0 3 ? * MON *)"
+    assert props["State"] == state
+    (target,) = props["Targets"]
+    assert target["Arn"]["Ref"].startswith("PipelineStateMachine")
+    assert json.loads(target["Input"]) == {"trigger": "schedule"}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 4
+    assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0].startswith("PipelineTriggerDead")
+    (queue,) = resources(template, "AWS::SQS::Queue").values()
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_drift_alarm_starts_a_run_only_where_configured(synth: Synth) -> None:
+    def drift_rules(stage: str) -> list[dict[str, Any]]:
+        rules = resources(synth.template(stage, "monitoring"), "AWS::Events::Rule").values()
+        return [r for r in rules if "EventPattern" in r["Properties"]]
+
+    assert drift_rules("dev") == []
+    (rule,) = drift_rules("prod")
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
+    assert pattern["detail"] == {"state": {"value": ["ALARM"]}}
+    assert "DriftScore" in flatten(pattern["resources"][0])
+    (target,) = rule["Properties"]["Targets"]
+    assert json.loads(target["Input"]) == {"trigger": "drift"}
+    assert "DeadLetterConfig" in target
