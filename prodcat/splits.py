@@ -12,8 +12,11 @@ from sklearn.model_selection import train_test_split
 from prodcat.data import Listing
 
 
-def write_listings(listings: list[Listing], out_dir: Path, split: str = "train") -> Path:
-    """X_/Y_ csv files, images_only.csv for photo-only rows, and links to the photos."""
+def write_listings(
+    listings: list[Listing], out_dir: Path, split: str = "train", *, copy: bool = False
+) -> Path:
+    """X_/Y_ csv files, images_only.csv for photo-only rows, and the photos (linked, or copied
+    when the output leaves the machine, as a processing job's does)."""
     photo_dir = out_dir / "images" / f"image_{split}"
     photo_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / f"X_{split}.csv").open("w", newline="", encoding="utf-8") as fx, \
@@ -29,10 +32,10 @@ def write_listings(listings: list[Listing], out_dir: Path, split: str = "train")
                 image_id = x.photo.name.split("_")[1]
                 target = photo_dir / x.photo.name
                 if not target.exists():
-                    try:
-                        target.symlink_to(x.photo.resolve())
-                    except OSError:
+                    if copy:
                         shutil.copyfile(x.photo, target)
+                    else:
+                        target.symlink_to(x.photo.resolve())
             if x.text:
                 # The text is already clean: write it as the title, with no description.
                 wx.writerow([i, x.text, "", x.product_id, image_id])

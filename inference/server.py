@@ -1,0 +1,102 @@
+"""SageMaker serving contract: GET /ping, POST /invocations on port 8080, model in /opt/ml/model.
+
+Bad input is always a 4xx whose message says what to fix; a 500 means a bug.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from inference.predictor import Predictor
+from inference.schema import Batch, Listing
+from prodcat.model import ModelCapabilityError
+from prodcat.photos import PhotoError
+
+log = logging.getLogger("prodcat.inference")
+DEFAULT_MODEL_DIR = "/opt/ml/model"
+# Serverless endpoints accept 4 MB; leave room for JSON around a 3 MiB photo in base64.
+MAX_BODY_BYTES = 6 * 1024 * 1024
+
+
+def _error(status: int, message: str, details: Any = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse(status_code=status, content=body)
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"].removeprefix("Value error, ")}
+        for e in exc.errors()
+    ]
+
+
+def create_app(model_dir: Path | None = None) -> FastAPI:
+    app = FastAPI(title="prodcat inference", version="1")
+    predictor = Predictor(Path(model_dir or os.environ.get("PRODCAT_MODEL_DIR", DEFAULT_MODEL_DIR)))
+    log.info("model %s loaded in %.2f s", predictor.model.version, predictor.load_seconds)
+    app.state.predictor = predictor
+
+    @app.get("/ping")
+    def ping() -> dict[str, str]:
+        return {"status": "ok", "model_version": predictor.model.version}
+
+    @app.post("/invocations")
+    async def invocations(request: Request) -> Any:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return _error(415, f"content type {ctype or '(none)'} is not supported; send application/json")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return _error(413, f"the request is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes")
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return _error(400, f"the body is not valid JSON: {exc}")
+        is_batch = isinstance(payload, dict) and "instances" in payload
+        try:
+            listings = (
+                Batch.model_validate(payload).instances if is_batch else [Listing.model_validate(payload)]
+            )
+        except ValidationError as exc:
+            return _error(400, "the request is not a valid listing", _field_errors(exc))
+        try:
+            results = predictor.predict(listings)
+        except PhotoError as exc:
+            status = 413 if exc.reason in {"too_large", "too_many_pixels"} else 400
+            return _error(status, f"photo rejected: {exc}", {"reason": exc.reason})
+        except ModelCapabilityError as exc:
+            return _error(422, str(exc))
+        if is_batch:
+            return {"results": [r.model_dump() for r in results]}
+        return results[0].model_dump()
+
+    return app
+
+
+def serve() -> None:
+    """The container's `serve` command. One worker by default: torch already uses every core."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        "inference.server:create_app",
+        factory=True,
+        host=os.environ.get("PRODCAT_HOST", "0.0.0.0"),  # a container's port must be reachable
+        port=int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080")),
+        workers=int(os.environ.get("PRODCAT_WORKERS", "1")),
+        timeout_keep_alive=75,  # above the gateway's idle timeout, so it never reuses a closed socket
+    )
+
+
+if __name__ == "__main__":
+    serve()
