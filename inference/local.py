@@ -21,7 +21,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(model_dir: Path, port: int | None = None, timeout: float = 60.0) -> Iterator[str]:
+def running_server(
+    model_dir: Path, port: int | None = None, timeout: float = 60.0
+) -> Iterator[str]:
     """Yields the base URL once /ping answers; stops the server cleanly on exit."""
     port = port or free_port()
     config = uvicorn.Config(create_app(model_dir), host="127.0.0.1", port=port, log_level="warning")

@@ -47,12 +47,18 @@ class Predictor:
             out.append(
                 Prediction(
                     predictions=[
-                        ProductType(code=cats[i].code, name=cats[i].name_en, name_fr=cats[i].name_fr,
-                                    probability=round(float(p[i]), 6))
+                        ProductType(
+                            code=cats[i].code,
+                            name=cats[i].name_en,
+                            name_fr=cats[i].name_fr,
+                            probability=round(float(p[i]), 6),
+                        )
                         for i in top
                     ],
                     model_version=self.model.version,
-                    modalities={"text_only": ["text"], "image_only": ["photo"]}.get(mode, ["text", "photo"]),
+                    modalities={"text_only": ["text"], "image_only": ["photo"]}.get(
+                        mode, ["text", "photo"]
+                    ),
                 )
             )
         return out

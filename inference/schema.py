@@ -17,7 +17,9 @@ class Listing(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     designation: str | None = Field(None, max_length=MAX_TITLE_CHARS, description="product title")
-    description: str | None = Field(None, max_length=MAX_DESCRIPTION_CHARS, description="may hold HTML")
+    description: str | None = Field(
+        None, max_length=MAX_DESCRIPTION_CHARS, description="may hold HTML"
+    )
     photo: str | None = Field(None, description="base64-encoded JPEG, PNG, WEBP, GIF or BMP")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="how many product types to return")
 
@@ -34,7 +36,11 @@ class Listing(BaseModel):
 
     @model_validator(mode="after")
     def _not_empty(self) -> Listing:
-        if not (self.designation or "").strip() and not (self.description or "").strip() and not self.photo:
+        if (
+            not (self.designation or "").strip()
+            and not (self.description or "").strip()
+            and not self.photo
+        ):
             raise ValueError("the listing is empty: send a designation, a description or a photo")
         return self
 

@@ -35,7 +35,10 @@ def _error(status: int, message: str, details: Any = None) -> JSONResponse:
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     return [
-        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"].removeprefix("Value error, ")}
+        {
+            "field": ".".join(str(p) for p in e["loc"]) or "body",
+            "message": e["msg"].removeprefix("Value error, "),
+        }
         for e in exc.errors()
     ]
 
@@ -54,10 +57,14 @@ def create_app(model_dir: Path | None = None) -> FastAPI:
     async def invocations(request: Request) -> Any:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
-            return _error(415, f"content type {ctype or '(none)'} is not supported; send application/json")
+            return _error(
+                415, f"content type {ctype or '(none)'} is not supported; send application/json"
+            )
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
-            return _error(413, f"the request is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes")
+            return _error(
+                413, f"the request is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes"
+            )
         try:
             payload = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -65,7 +72,9 @@ def create_app(model_dir: Path | None = None) -> FastAPI:
         is_batch = isinstance(payload, dict) and "instances" in payload
         try:
             listings = (
-                Batch.model_validate(payload).instances if is_batch else [Listing.model_validate(payload)]
+                Batch.model_validate(payload).instances
+                if is_batch
+                else [Listing.model_validate(payload)]
             )
         except ValidationError as exc:
             return _error(400, "the request is not a valid listing", _field_errors(exc))
@@ -87,7 +96,9 @@ def serve() -> None:
     """The container's `serve` command. One worker by default: torch already uses every core."""
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(
         "inference.server:create_app",
         factory=True,

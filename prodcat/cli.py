@@ -18,12 +18,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     hp = Hyperparameters.from_json(dict(kv.split("=", 1) for kv in args.hp))
     result = train(args.data, hp, progress=not args.quiet)
     result.model.save(args.model_dir)
-    print(json.dumps({
-        "model_dir": str(args.model_dir),
-        "model_version": result.model.version,
-        "training_seconds": round(result.seconds, 1),
-        "data": result.model.metadata["data"],
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "model_dir": str(args.model_dir),
+                "model_version": result.model.version,
+                "training_seconds": round(result.seconds, 1),
+                "data": result.model.metadata["data"],
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -56,18 +61,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model on a challenge-format directory")
-    p.add_argument("--data", type=Path, required=True, help="directory with X_*.csv, Y_*.csv, photos")
+    p.add_argument(
+        "--data", type=Path, required=True, help="directory with X_*.csv, Y_*.csv, photos"
+    )
     p.add_argument("--model-dir", type=Path, required=True, help="where to write the model")
-    p.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE",
-                   help="hyperparameter override, e.g. --hp text_c=0.5 (repeatable)")
+    p.add_argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="hyperparameter override, e.g. --hp text_c=0.5 (repeatable)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="metrics, drift baseline and report on labelled data")
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--output", type=Path, required=True, help="metrics.json path")
-    p.add_argument("--report-dir", type=Path, default=None,
-                   help="baseline.json, report.md, confusion PNGs (default: beside --output)")
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        default=None,
+        help="baseline.json, report.md, confusion PNGs (default: beside --output)",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("sample-catalog", help="write a small generated catalog (no real data)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,11 @@ def evaluate(model: ProductTypeModel, data_dir: Path, *, progress: bool = True) 
     for mode in MODES:
         idx = rows[mode]
         use_text, use_photo = mode != "image_only", mode != "text_only"
-        if len(idx) == 0 or (use_text and model.text_head is None) or (use_photo and model.image_head is None):
+        if (
+            len(idx) == 0
+            or (use_text and model.text_head is None)
+            or (use_photo and model.image_head is None)
+        ):
             predictions[mode] = (np.zeros(0, dtype=int), np.zeros((0, model.n_classes)))
             continue
         probs, _ = model.predict_proba(
@@ -58,7 +63,8 @@ def evaluate(model: ProductTypeModel, data_dir: Path, *, progress: bool = True) 
         predictions[mode] = (y[idx], probs)
 
     metrics: dict[str, Any] = {
-        mode: classification_metrics(probs, yy, model.n_classes) for mode, (yy, probs) in predictions.items()
+        mode: classification_metrics(probs, yy, model.n_classes)
+        for mode, (yy, probs) in predictions.items()
     }
     metrics["model_version"] = model.version
     metrics["data"] = report.to_json()
@@ -70,7 +76,7 @@ def evaluate(model: ProductTypeModel, data_dir: Path, *, progress: bool = True) 
     return Evaluation(metrics, baseline, predictions, report)
 
 
-def _histogram(values: list[float] | np.ndarray, bins: list[float]) -> dict[str, Any]:
+def _histogram(values: Sequence[float] | np.ndarray, bins: Sequence[float]) -> dict[str, Any]:
     counts, _ = np.histogram(np.asarray(values, dtype=float), bins=bins)
     total = max(int(counts.sum()), 1)
     return {"bins": [float(b) for b in bins], "shares": [float(c) / total for c in counts]}
@@ -93,9 +99,7 @@ def build_baseline(
         "model_version": model.version,
         "n": len(listings),
         "predicted_class_shares": {str(c): predicted.get(c, 0) / n for c in codes},
-        "true_class_shares": {
-            str(c): sum(1 for x in listings if x.label == c) / n for c in codes
-        },
+        "true_class_shares": {str(c): sum(1 for x in listings if x.label == c) / n for c in codes},
         "top1_confidence": _histogram(probs.max(axis=1), CONFIDENCE_BINS),
         "text_length": _histogram([len(x.text) for x in listings], TEXT_LENGTH_BINS),
         "language_shares": {k: v / n for k, v in sorted(languages.items())},
@@ -104,7 +108,9 @@ def build_baseline(
     }
 
 
-def write_outputs(evaluation: Evaluation, model: ProductTypeModel, out_dir: Path) -> dict[str, Path]:
+def write_outputs(
+    evaluation: Evaluation, model: ProductTypeModel, out_dir: Path
+) -> dict[str, Path]:
     """metrics.json, baseline.json, report.md and confusion_matrix.png in `out_dir`."""
     from prodcat.report import write_report
 

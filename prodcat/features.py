@@ -20,9 +20,9 @@ def encode_listing_photos(
     rows = [i for i, listing in enumerate(listings) if listing.photo is not None]
     out: list[np.ndarray | None] = [None] * len(listings)
     with tqdm(total=len(rows), desc="encoding photos", unit="photo", disable=not progress) as bar:
-        paths = [listings[i].photo for i in rows]
+        paths = [p for i in rows if (p := listings[i].photo) is not None]
         for i, (feats, reason) in zip(
-            rows, encode_photo_files(paths, encoder, on_batch=bar.update), strict=True  # type: ignore[arg-type]
+            rows, encode_photo_files(paths, encoder, on_batch=bar.update), strict=True
         ):
             if feats is None:
                 report.skip(f"bad_photo_{reason}")

@@ -41,7 +41,9 @@ class ImageEncoder:
     def __init__(self, weights: Path | None = None) -> None:
         from efficientnet_lite_pytorch import EfficientNet
 
-        self.net = EfficientNet.from_pretrained(BACKBONE, weights_path=str(weights or weights_path()))
+        self.net = EfficientNet.from_pretrained(
+            BACKBONE, weights_path=str(weights or weights_path())
+        )
         self.net.eval()
 
     @torch.inference_mode()

@@ -27,7 +27,9 @@ def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = ECE
     return float(ece)
 
 
-def classification_metrics(probs: np.ndarray, y: np.ndarray, n_classes: int) -> dict[str, float | int]:
+def classification_metrics(
+    probs: np.ndarray, y: np.ndarray, n_classes: int
+) -> dict[str, float | int]:
     """n, accuracy, top3_accuracy, macro_f1, weighted_f1, ece for probabilities over class indices."""
     if len(y) == 0:
         return {"n": 0}

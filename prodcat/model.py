@@ -62,12 +62,18 @@ class TextHead:
         self.e5_weight = hp.e5_weight
         self.vectorizer = make_union(
             TfidfVectorizer(
-                sublinear_tf=True, ngram_range=(1, 2), max_features=hp.word_max_features,
+                sublinear_tf=True,
+                ngram_range=(1, 2),
+                max_features=hp.word_max_features,
                 dtype=np.float32,
             ),
             TfidfVectorizer(
-                sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 5), min_df=2,
-                max_features=hp.char_max_features, dtype=np.float32,
+                sublinear_tf=True,
+                analyzer="char_wb",
+                ngram_range=(2, 5),
+                min_df=2,
+                max_features=hp.char_max_features,
+                dtype=np.float32,
             ),
         )
         self.classifier = LinearSVC(C=hp.text_c, random_state=hp.seed)
@@ -89,7 +95,9 @@ class ImageHead:
     """Standardised EfficientNet-Lite0 features -> multinomial logistic regression."""
 
     def __init__(self, hp: Hyperparameters) -> None:
-        self.pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=hp.image_c, max_iter=3000))
+        self.pipeline = make_pipeline(
+            StandardScaler(), LogisticRegression(C=hp.image_c, max_iter=3000)
+        )
 
     def fit(self, features: np.ndarray, y: np.ndarray) -> ImageHead:
         self.pipeline.fit(features, y)
@@ -122,7 +130,9 @@ class Fusion:
         return self.a * text_lp + self.b * image_lp + bias
 
     @classmethod
-    def fit(cls, text_lp: np.ndarray, image_lp: np.ndarray, y: np.ndarray, l2: float = 1.0) -> Fusion:
+    def fit(
+        cls, text_lp: np.ndarray, image_lp: np.ndarray, y: np.ndarray, l2: float = 1.0
+    ) -> Fusion:
         n_classes = text_lp.shape[1]
         if len(y) == 0:
             return cls(1.0, 1.0, [0.0] * n_classes)
@@ -192,7 +202,9 @@ class ProductTypeModel:
         embeddings: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[str]]:
         """Calibrated probabilities and the mode used, per listing (an empty text is no text)."""
-        modes = [listing_mode(bool(t), f is not None) for t, f in zip(texts, image_features, strict=True)]
+        modes = [
+            listing_mode(bool(t), f is not None) for t, f in zip(texts, image_features, strict=True)
+        ]
         out = np.zeros((len(texts), self.n_classes))
         text_rows = [i for i, t in enumerate(texts) if t]
         image_rows = [i for i, f in enumerate(image_features) if f is not None]
@@ -200,7 +212,9 @@ class ProductTypeModel:
         image_lp: dict[int, np.ndarray] = {}
         if text_rows:
             emb = None if embeddings is None else embeddings[text_rows]
-            text_lp = dict(zip(text_rows, self.text_log_proba([texts[i] for i in text_rows], emb), strict=True))
+            text_lp = dict(
+                zip(text_rows, self.text_log_proba([texts[i] for i in text_rows], emb), strict=True)
+            )
         if image_rows:
             feats = np.stack([f for f in image_features if f is not None])
             image_lp = dict(zip(image_rows, self.image_log_proba(feats), strict=True))
@@ -216,7 +230,11 @@ class ProductTypeModel:
     def save(self, model_dir: Path) -> None:
         model_dir = Path(model_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"text_head": self.text_head, "image_head": self.image_head}, model_dir / WEIGHTS, compress=3)
+        joblib.dump(
+            {"text_head": self.text_head, "image_head": self.image_head},
+            model_dir / WEIGHTS,
+            compress=3,
+        )
         manifest = {
             "model_version": self.version,
             "taxonomy": self.taxonomy.to_json(),

@@ -57,8 +57,8 @@ def decode_photo(data: bytes) -> np.ndarray:
                 )
             # JPEG can decode straight to a reduced scale: much faster, same result every time.
             img.draft("RGB", (IMAGE_SIZE, IMAGE_SIZE))
-            img = img.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
-            return np.asarray(img, dtype=np.uint8)
+            rgb = img.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
+            return np.asarray(rgb, dtype=np.uint8)
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -19,7 +19,10 @@ def per_class_table(y: np.ndarray, probs: np.ndarray, model: ProductTypeModel) -
     p, r, f, s = precision_recall_fscore_support(
         y, probs.argmax(axis=1), labels=labels, zero_division=0
     )
-    lines = ["| code | name | precision | recall | f1 | support |", "|---:|---|---:|---:|---:|---:|"]
+    lines = [
+        "| code | name | precision | recall | f1 | support |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
     for i, cat in enumerate(model.taxonomy.categories):
         lines.append(
             f"| {cat.code} | {cat.name_en} | {p[i]:.3f} | {r[i]:.3f} | {f[i]:.3f} | {int(s[i])} |"
@@ -27,7 +30,9 @@ def per_class_table(y: np.ndarray, probs: np.ndarray, model: ProductTypeModel) -
     return "\n".join(lines)
 
 
-def plot_confusion(y: np.ndarray, probs: np.ndarray, model: ProductTypeModel, path: Path, title: str) -> None:
+def plot_confusion(
+    y: np.ndarray, probs: np.ndarray, model: ProductTypeModel, path: Path, title: str
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a job container
@@ -45,8 +50,15 @@ def plot_confusion(y: np.ndarray, probs: np.ndarray, model: ProductTypeModel, pa
     ax.set_ylabel("true prdtypecode")
     ax.set_title(title)
     for i, j in zip(*np.nonzero(cm), strict=True):
-        ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=6,
-                color="white" if norm[i, j] > 0.5 else "black")
+        ax.text(
+            j,
+            i,
+            str(cm[i, j]),
+            ha="center",
+            va="center",
+            fontsize=6,
+            color="white" if norm[i, j] > 0.5 else "black",
+        )
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -63,7 +75,9 @@ def write_report(evaluation: Evaluation, model: ProductTypeModel, out_dir: Path)
             sections += [f"## {mode}", "", "No rows for this mode.", ""]
             continue
         png = out_dir / f"confusion_{mode}.png"
-        plot_confusion(y, probs, model, png, f"{mode}: accuracy {m['accuracy']:.3f} on {m['n']} listings")
+        plot_confusion(
+            y, probs, model, png, f"{mode}: accuracy {m['accuracy']:.3f} on {m['n']} listings"
+        )
         paths[f"confusion_{mode}"] = png
         sections += [
             f"## {mode}",

@@ -18,33 +18,141 @@ from prodcat.taxonomy import builtin_taxonomy
 
 # code -> (nouns, adjectives/qualifiers, brands or series); mixed languages on purpose.
 VOCAB: dict[int, tuple[list[str], list[str], list[str]]] = {
-    10: (["Roman", "Livre", "Essai", "Buch"], ["ancien", "broché", "édition 1972", "gebraucht"], ["Gallimard", "Folio", "Le Livre de Poche"]),
-    40: (["Jeu PS4", "Xbox One Spiel", "Jeu Nintendo DS", "PC CD-ROM"], ["complet", "en boîte", "version française", "PAL"], ["Ubisoft", "Electronic Arts", "Sega"]),
-    50: (["Manette", "Câble de charge", "Casque gaming", "Controller"], ["sans fil", "compatible PS4", "USB", "für Switch"], ["Speedlink", "Turtle Beach", "Hori"]),
-    60: (["Console", "Konsole", "Console portable"], ["reconditionnée", "500 Go", "édition limitée", "avec 2 manettes"], ["PlayStation 4", "Nintendo Switch", "Xbox 360"]),
-    1140: (["Figurine", "Statuette", "Funko Pop", "Action figure"], ["collector", "en vinyle", "15 cm", "limited edition"], ["Marvel", "Dragon Ball", "Star Wars"]),
-    1160: (["Carte", "Booster", "Lot de cartes", "Trading card"], ["holo", "rare", "VF", "near mint"], ["Pokémon", "Yu-Gi-Oh!", "Magic The Gathering"]),
-    1180: (["Figurine à peindre", "Miniature", "Livre de règles", "Dés"], ["28 mm", "métal", "pour jeu de rôle", "Warhammer 40k"], ["Games Workshop", "Reaper", "Donjons et Dragons"]),
-    1280: (["Peluche", "Poupée", "Jouet d'éveil", "Voiture miniature"], ["pour enfant", "dès 3 ans", "douce", "musicale"], ["Disney", "Fisher-Price", "Vtech"]),
-    1281: (["Jeu de société", "Puzzle", "Jeu de cartes", "Gesellschaftsspiel"], ["1000 pièces", "familial", "2-6 joueurs", "stratégie"], ["Asmodee", "Ravensburger", "Hasbro"]),
-    1300: (["Drone", "Voiture RC", "Hélicoptère radiocommandé", "Maquette"], ["2.4 GHz", "avec caméra HD", "1/10", "brushless"], ["DJI", "Traxxas", "Revell"]),
-    1301: (["Chaussettes bébé", "Body", "Jeu de fléchettes", "Baby-foot"], ["coton bio", "lot de 3", "électronique", "0-3 mois"], ["Petit Bateau", "Harrows", "Winmau"]),
-    1302: (["Trampoline", "Toboggan", "Balançoire", "Piscine à balles"], ["extérieur", "avec filet", "pour jardin", "résistant"], ["Smoby", "Little Tikes", "Intex Kids"]),
-    1320: (["Poussette", "Siège auto", "Chauffe-biberon", "Sac à langer"], ["groupe 0+", "pliable", "isofix", "naissance"], ["Bébé Confort", "Chicco", "Babymoov"]),
-    1560: (["Commode", "Chaise", "Table basse", "Étagère"], ["en chêne massif", "3 tiroirs", "scandinave", "moderne"], ["Alinéa", "Conforama", "Vente-unique"]),
-    1920: (["Housse de couette", "Coussin", "Drap housse", "Plaid"], ["240x220 cm", "100% coton", "polaire", "imprimé"], ["Linvosges", "Blanc des Vosges", "Home Maison"]),
-    1940: (["Café en grains", "Thé vert", "Chocolat noir", "Épices"], ["bio", "1 kg", "équitable", "pur arabica"], ["Lavazza", "Kusmi Tea", "Lindt"]),
-    2060: (["Cadre photo", "Stickers muraux", "Guirlande lumineuse", "Vase"], ["décoration murale", "LED", "en verre", "style bohème"], ["Atmosphera", "Maisons du Monde", "Zara Home"]),
-    2220: (["Croquettes", "Arbre à chat", "Laisse", "Aquarium"], ["pour chien", "pour chat", "réglable", "60 litres"], ["Royal Canin", "Trixie", "Tetra"]),
-    2280: (["Revue", "Magazine", "Journal", "Zeitschrift"], ["N° 133", "numéro spécial", "hebdomadaire", "du 28/09/2001"], ["Paris Match", "Le Journal des Arts", "Géo"]),
-    2403: (["Lot de livres", "Lot de BD", "Lot de magazines", "Collection complète"], ["tomes 1 à 12", "10 volumes", "série", "bon état"], ["Astérix", "Harlequin", "Tintin"]),
-    2462: (["Lot jeux vidéo", "Console + jeux", "Pack rétro", "Lot de cartouches"], ["occasion", "testé", "Game Boy", "Nintendo 64"], ["Nintendo", "Sony", "Sega"]),
-    2522: (["Cahier", "Stylo plume", "Agenda", "Classeur"], ["A4", "96 pages", "grands carreaux", "Notizbuch"], ["Clairefontaine", "Oxford", "Conquérant"]),
-    2582: (["Salon de jardin", "Parasol", "Transat", "Table de jardin"], ["en résine tressée", "aluminium", "6 places", "déporté"], ["Hespéride", "Ozalide", "Keter"]),
-    2583: (["Piscine hors sol", "Filtre à sable", "Bâche de piscine", "Robot de piscine"], ["tubulaire", "4,57 x 1,22 m", "chlore", "pompe"], ["Intex", "Bestway", "Zodiac"]),
-    2585: (["Tondeuse", "Taille-haie", "Perceuse", "Tuyau d'arrosage"], ["électrique", "sans fil 18V", "20 m", "thermique"], ["Bosch", "Black & Decker", "Gardena"]),
-    2705: (["Livre", "Roman", "Guide", "Bande dessinée"], ["neuf", "grand format", "nouvelle édition", "relié"], ["Hachette", "Dunod", "Glénat"]),
-    2905: (["Jeu PC", "Code de téléchargement", "Extension", "DLC"], ["Steam", "version digitale", "clé d'activation", "Download"], ["Steam", "Uplay", "Origin"]),
+    10: (
+        ["Roman", "Livre", "Essai", "Buch"],
+        ["ancien", "broché", "édition 1972", "gebraucht"],
+        ["Gallimard", "Folio", "Le Livre de Poche"],
+    ),
+    40: (
+        ["Jeu PS4", "Xbox One Spiel", "Jeu Nintendo DS", "PC CD-ROM"],
+        ["complet", "en boîte", "version française", "PAL"],
+        ["Ubisoft", "Electronic Arts", "Sega"],
+    ),
+    50: (
+        ["Manette", "Câble de charge", "Casque gaming", "Controller"],
+        ["sans fil", "compatible PS4", "USB", "für Switch"],
+        ["Speedlink", "Turtle Beach", "Hori"],
+    ),
+    60: (
+        ["Console", "Konsole", "Console portable"],
+        ["reconditionnée", "500 Go", "édition limitée", "avec 2 manettes"],
+        ["PlayStation 4", "Nintendo Switch", "Xbox 360"],
+    ),
+    1140: (
+        ["Figurine", "Statuette", "Funko Pop", "Action figure"],
+        ["collector", "en vinyle", "15 cm", "limited edition"],
+        ["Marvel", "Dragon Ball", "Star Wars"],
+    ),
+    1160: (
+        ["Carte", "Booster", "Lot de cartes", "Trading card"],
+        ["holo", "rare", "VF", "near mint"],
+        ["Pokémon", "Yu-Gi-Oh!", "Magic The Gathering"],
+    ),
+    1180: (
+        ["Figurine à peindre", "Miniature", "Livre de règles", "Dés"],
+        ["28 mm", "métal", "pour jeu de rôle", "Warhammer 40k"],
+        ["Games Workshop", "Reaper", "Donjons et Dragons"],
+    ),
+    1280: (
+        ["Peluche", "Poupée", "Jouet d'éveil", "Voiture miniature"],
+        ["pour enfant", "dès 3 ans", "douce", "musicale"],
+        ["Disney", "Fisher-Price", "Vtech"],
+    ),
+    1281: (
+        ["Jeu de société", "Puzzle", "Jeu de cartes", "Gesellschaftsspiel"],
+        ["1000 pièces", "familial", "2-6 joueurs", "stratégie"],
+        ["Asmodee", "Ravensburger", "Hasbro"],
+    ),
+    1300: (
+        ["Drone", "Voiture RC", "Hélicoptère radiocommandé", "Maquette"],
+        ["2.4 GHz", "avec caméra HD", "1/10", "brushless"],
+        ["DJI", "Traxxas", "Revell"],
+    ),
+    1301: (
+        ["Chaussettes bébé", "Body", "Jeu de fléchettes", "Baby-foot"],
+        ["coton bio", "lot de 3", "électronique", "0-3 mois"],
+        ["Petit Bateau", "Harrows", "Winmau"],
+    ),
+    1302: (
+        ["Trampoline", "Toboggan", "Balançoire", "Piscine à balles"],
+        ["extérieur", "avec filet", "pour jardin", "résistant"],
+        ["Smoby", "Little Tikes", "Intex Kids"],
+    ),
+    1320: (
+        ["Poussette", "Siège auto", "Chauffe-biberon", "Sac à langer"],
+        ["groupe 0+", "pliable", "isofix", "naissance"],
+        ["Bébé Confort", "Chicco", "Babymoov"],
+    ),
+    1560: (
+        ["Commode", "Chaise", "Table basse", "Étagère"],
+        ["en chêne massif", "3 tiroirs", "scandinave", "moderne"],
+        ["Alinéa", "Conforama", "Vente-unique"],
+    ),
+    1920: (
+        ["Housse de couette", "Coussin", "Drap housse", "Plaid"],
+        ["240x220 cm", "100% coton", "polaire", "imprimé"],
+        ["Linvosges", "Blanc des Vosges", "Home Maison"],
+    ),
+    1940: (
+        ["Café en grains", "Thé vert", "Chocolat noir", "Épices"],
+        ["bio", "1 kg", "équitable", "pur arabica"],
+        ["Lavazza", "Kusmi Tea", "Lindt"],
+    ),
+    2060: (
+        ["Cadre photo", "Stickers muraux", "Guirlande lumineuse", "Vase"],
+        ["décoration murale", "LED", "en verre", "style bohème"],
+        ["Atmosphera", "Maisons du Monde", "Zara Home"],
+    ),
+    2220: (
+        ["Croquettes", "Arbre à chat", "Laisse", "Aquarium"],
+        ["pour chien", "pour chat", "réglable", "60 litres"],
+        ["Royal Canin", "Trixie", "Tetra"],
+    ),
+    2280: (
+        ["Revue", "Magazine", "Journal", "Zeitschrift"],
+        ["N° 133", "numéro spécial", "hebdomadaire", "du 28/09/2001"],
+        ["Paris Match", "Le Journal des Arts", "Géo"],
+    ),
+    2403: (
+        ["Lot de livres", "Lot de BD", "Lot de magazines", "Collection complète"],
+        ["tomes 1 à 12", "10 volumes", "série", "bon état"],
+        ["Astérix", "Harlequin", "Tintin"],
+    ),
+    2462: (
+        ["Lot jeux vidéo", "Console + jeux", "Pack rétro", "Lot de cartouches"],
+        ["occasion", "testé", "Game Boy", "Nintendo 64"],
+        ["Nintendo", "Sony", "Sega"],
+    ),
+    2522: (
+        ["Cahier", "Stylo plume", "Agenda", "Classeur"],
+        ["A4", "96 pages", "grands carreaux", "Notizbuch"],
+        ["Clairefontaine", "Oxford", "Conquérant"],
+    ),
+    2582: (
+        ["Salon de jardin", "Parasol", "Transat", "Table de jardin"],
+        ["en résine tressée", "aluminium", "6 places", "déporté"],
+        ["Hespéride", "Ozalide", "Keter"],
+    ),
+    2583: (
+        ["Piscine hors sol", "Filtre à sable", "Bâche de piscine", "Robot de piscine"],
+        ["tubulaire", "4,57 x 1,22 m", "chlore", "pompe"],
+        ["Intex", "Bestway", "Zodiac"],
+    ),
+    2585: (
+        ["Tondeuse", "Taille-haie", "Perceuse", "Tuyau d'arrosage"],
+        ["électrique", "sans fil 18V", "20 m", "thermique"],
+        ["Bosch", "Black & Decker", "Gardena"],
+    ),
+    2705: (
+        ["Livre", "Roman", "Guide", "Bande dessinée"],
+        ["neuf", "grand format", "nouvelle édition", "relié"],
+        ["Hachette", "Dunod", "Glénat"],
+    ),
+    2905: (
+        ["Jeu PC", "Code de téléchargement", "Extension", "DLC"],
+        ["Steam", "version digitale", "clé d'activation", "Download"],
+        ["Steam", "Uplay", "Origin"],
+    ),
 }
 
 DESCRIPTION_TEMPLATES = [
@@ -89,7 +197,9 @@ def draw_photo(code: int, rng: random.Random, size: int = 500) -> Image.Image:
     else:
         for r in range(200, 20, -40):
             c = size // 2
-            d.ellipse((c - r, c - r, c + r, c + r), outline=jitter(accent if r % 80 else main), width=14)
+            d.ellipse(
+                (c - r, c - r, c + r, c + r), outline=jitter(accent if r % 80 else main), width=14
+            )
     return img
 
 
@@ -106,12 +216,20 @@ def _description(code: int, rng: random.Random) -> str:
         return ""
     nouns, adjs, brands = VOCAB[code]
     return rng.choice(DESCRIPTION_TEMPLATES).format(
-        noun=rng.choice(nouns), adj=rng.choice(adjs), adj2=rng.choice(adjs), brand=rng.choice(brands)
+        noun=rng.choice(nouns),
+        adj=rng.choice(adjs),
+        adj2=rng.choice(adjs),
+        brand=rng.choice(brands),
     )
 
 
 def write_sample_catalog(
-    out_dir: Path, *, per_class: int = 12, photo_share: float = 0.8, seed: int = 0, split: str = "train"
+    out_dir: Path,
+    *,
+    per_class: int = 12,
+    photo_share: float = 0.8,
+    seed: int = 0,
+    split: str = "train",
 ) -> Path:
     """Write X_<split>.csv, Y_<split>.csv, categories.csv and photos; return `out_dir`."""
     rng = random.Random(seed)
@@ -122,11 +240,21 @@ def write_sample_catalog(
     rows: list[tuple[int, str, str, int, int, int]] = []
     for code in taxonomy.codes:
         for _ in range(per_class):
-            rows.append((len(rows), _title(code, rng), _description(code, rng),
-                         rng.randrange(10**8, 4 * 10**9), rng.randrange(10**8, 2 * 10**9), code))
+            rows.append(
+                (
+                    len(rows),
+                    _title(code, rng),
+                    _description(code, rng),
+                    rng.randrange(10**8, 4 * 10**9),
+                    rng.randrange(10**8, 2 * 10**9),
+                    code,
+                )
+            )
     rng.shuffle(rows)
-    with (out_dir / f"X_{split}.csv").open("w", newline="", encoding="utf-8") as fx, \
-         (out_dir / f"Y_{split}.csv").open("w", newline="", encoding="utf-8") as fy:
+    with (
+        (out_dir / f"X_{split}.csv").open("w", newline="", encoding="utf-8") as fx,
+        (out_dir / f"Y_{split}.csv").open("w", newline="", encoding="utf-8") as fy,
+    ):
         wx, wy = csv.writer(fx), csv.writer(fy)
         wx.writerow(["", "designation", "description", "productid", "imageid"])
         wy.writerow(["", "prdtypecode"])
@@ -134,7 +262,9 @@ def write_sample_catalog(
             wx.writerow([idx, title, desc, product_id, image_id])
             wy.writerow([idx, code])
             if rng.random() < photo_share:
-                draw_photo(code, rng).save(photo_dir / f"image_{image_id}_product_{product_id}.jpg", quality=85)
+                draw_photo(code, rng).save(
+                    photo_dir / f"image_{image_id}_product_{product_id}.jpg", quality=85
+                )
     with (out_dir / "categories.csv").open("w", newline="", encoding="utf-8") as fc:
         wc = csv.writer(fc)
         wc.writerow(["prdtypecode", "name_fr", "name_en"])

@@ -19,9 +19,11 @@ def write_listings(
     when the output leaves the machine, as a processing job's does)."""
     photo_dir = out_dir / "images" / f"image_{split}"
     photo_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / f"X_{split}.csv").open("w", newline="", encoding="utf-8") as fx, \
-         (out_dir / f"Y_{split}.csv").open("w", newline="", encoding="utf-8") as fy, \
-         (out_dir / "images_only.csv").open("w", newline="", encoding="utf-8") as fi:
+    with (
+        (out_dir / f"X_{split}.csv").open("w", newline="", encoding="utf-8") as fx,
+        (out_dir / f"Y_{split}.csv").open("w", newline="", encoding="utf-8") as fy,
+        (out_dir / "images_only.csv").open("w", newline="", encoding="utf-8") as fi,
+    ):
         wx, wy, wi = csv.writer(fx), csv.writer(fy), csv.writer(fi)
         wx.writerow(["", "designation", "description", "productid", "imageid"])
         wy.writerow(["", "prdtypecode"])
@@ -53,5 +55,7 @@ def stratified_split(
     # Classes with a single row cannot be split: they stay in training.
     idx = np.arange(len(listings))
     single = np.array([counts[c] < 2 for c in labels])
-    tr, te = train_test_split(idx[~single], test_size=test_size, stratify=labels[~single], random_state=seed)
+    tr, te = train_test_split(
+        idx[~single], test_size=test_size, stratify=labels[~single], random_state=seed
+    )
     return [listings[i] for i in sorted([*tr, *idx[single]])], [listings[i] for i in sorted(te)]

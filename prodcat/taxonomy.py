@@ -73,7 +73,9 @@ class Taxonomy:
         return {c.code: i for i, c in enumerate(self.categories)}
 
     def to_json(self) -> list[dict[str, object]]:
-        return [{"code": c.code, "name_en": c.name_en, "name_fr": c.name_fr} for c in self.categories]
+        return [
+            {"code": c.code, "name_en": c.name_en, "name_fr": c.name_fr} for c in self.categories
+        ]
 
     @classmethod
     def from_json(cls, items: list[dict[str, object]]) -> Taxonomy:
@@ -102,5 +104,8 @@ def load_taxonomy(data_dir: Path) -> Taxonomy:
                 if code not in names:
                     continue  # the taxonomy is fixed: the file names codes, it does not add them
                 en, fr = names[code]
-                names[code] = ((row.get("name_en") or en).strip(), (row.get("name_fr") or fr).strip())
+                names[code] = (
+                    (row.get("name_en") or en).strip(),
+                    (row.get("name_fr") or fr).strip(),
+                )
     return Taxonomy(tuple(Category(c, en, fr) for c, (en, fr) in sorted(names.items())))

@@ -12,6 +12,7 @@ import logging
 import platform
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +47,13 @@ def _folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarra
         return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
 
 
-def _out_of_fold(fit_logits, n: int, y: np.ndarray, n_classes: int, hp: Hyperparameters) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _out_of_fold(
+    fit_logits: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    n: int,
+    y: np.ndarray,
+    n_classes: int,
+    hp: Hyperparameters,
+) -> np.ndarray:
     """Logits for each row from a head trained on the other folds."""
     oof = np.zeros((n, n_classes))
     for train_idx, test_idx in _folds(y, hp.folds, hp.seed):
@@ -113,7 +120,9 @@ def train(
     both = np.intersect1d(text_rows, image_rows)
     t_lp, i_lp = log_softmax(text_oof[both], axis=1), log_softmax(image_oof[both], axis=1)
     fusion = Fusion.fit(t_lp, i_lp, y_all[both])
-    temps["text_image"] = fit_temperature(fusion.logits(t_lp, i_lp), y_all[both]) if len(both) else 1.0
+    temps["text_image"] = (
+        fit_temperature(fusion.logits(t_lp, i_lp), y_all[both]) if len(both) else 1.0
+    )
 
     seconds = time.perf_counter() - started
     model = ProductTypeModel(
@@ -131,7 +140,10 @@ def train(
                 "rows_text": len(text_rows),
                 "rows_photo": len(image_rows),
                 "rows_text_and_photo": len(both),
-                "class_counts": {str(taxonomy.codes[c]): int(n) for c, n in enumerate(np.bincount(y_all, minlength=n_classes))},
+                "class_counts": {
+                    str(taxonomy.codes[c]): int(n)
+                    for c, n in enumerate(np.bincount(y_all, minlength=n_classes))
+                },
                 "fingerprint": _fingerprint(listings),
             },
             "hyperparameters": asdict(hp),

@@ -17,7 +17,9 @@ def hyperparameters() -> dict[str, str]:
     """SM_HPS (script mode) or the hyperparameters.json SageMaker writes for any training image."""
     if "SM_HPS" in os.environ:
         return {k: str(v) for k, v in json.loads(os.environ["SM_HPS"]).items()}
-    path = Path(os.environ.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config")) / "hyperparameters.json"
+    path = (
+        Path(os.environ.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config")) / "hyperparameters.json"
+    )
     return json.loads(path.read_text()) if path.is_file() else {}
 
 

@@ -26,9 +26,13 @@ def run(train_dir: Path, model_dir: Path, output_dir: Path, hps: dict[str, str])
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--train", type=Path, default=env_path("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
+    parser.add_argument(
+        "--train", type=Path, default=env_path("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")
+    )
     parser.add_argument("--model-dir", type=Path, default=env_path("SM_MODEL_DIR", "/opt/ml/model"))
-    parser.add_argument("--output-dir", type=Path, default=env_path("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"))
+    parser.add_argument(
+        "--output-dir", type=Path, default=env_path("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data")
+    )
     args, _ = parser.parse_known_args(argv)  # SageMaker may append `train`
     try:
         version = run(args.train, args.model_dir, args.output_dir, hyperparameters())

@@ -55,9 +55,15 @@ def main() -> None:
 
     print("4/4 serving on 127.0.0.1 and asking for three listings")
     listings = {
-        "text only": {"designation": "Piscine hors sol tubulaire Intex 4,57 x 1,22 m", "description": "Avec pompe &amp; filtre à sable"},
+        "text only": {
+            "designation": "Piscine hors sol tubulaire Intex 4,57 x 1,22 m",
+            "description": "Avec pompe &amp; filtre à sable",
+        },
         "photo only": {"photo": photo_b64(2583, seed=7)},
-        "text + photo": {"designation": "Figurine Funko Pop Marvel 15 cm", "photo": photo_b64(1140, seed=8)},
+        "text + photo": {
+            "designation": "Figurine Funko Pop Marvel 15 cm",
+            "photo": photo_b64(1140, seed=8),
+        },
     }
     with running_server(WORK / "model") as url, httpx.Client(base_url=url, timeout=30) as client:
         print(f"    server up at {url}: /ping -> {client.get('/ping').json()}")

@@ -48,8 +48,19 @@ def test_prepare_train_evaluate_jobs_honour_sagemaker_paths(
         for f in model_dir.iterdir():
             tar.add(f, arcname=f.name)
     evaluation = processing / "evaluation"
-    assert evaluate_job.main(["--model", str(packed), "--test", str(processing / "output/test"),
-                              "--output", str(evaluation)]) == 0
+    assert (
+        evaluate_job.main(
+            [
+                "--model",
+                str(packed),
+                "--test",
+                str(processing / "output/test"),
+                "--output",
+                str(evaluation),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((evaluation / "metrics.json").read_text())
     assert metrics["model_version"] == ProductTypeModel.load(model_dir).version
     assert (evaluation / "baseline.json").is_file() and (evaluation / "report.md").is_file()
@@ -67,8 +78,21 @@ def test_cli_train_and_evaluate_follow_the_metrics_contract(
     sample_data: Path, model_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "eval/metrics.json"
-    assert cli(["--quiet", "evaluate", "--model-dir", str(model_dir), "--data", str(sample_data),
-                "--output", str(out)]) == 0
+    assert (
+        cli(
+            [
+                "--quiet",
+                "evaluate",
+                "--model-dir",
+                str(model_dir),
+                "--data",
+                str(sample_data),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads(out.read_text())
     for mode in MODES:
         assert set(metrics[mode]) == METRIC_KEYS
@@ -81,12 +105,16 @@ def test_cli_train_and_evaluate_follow_the_metrics_contract(
     assert (out.parent / "confusion_text_only.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_cli_reports_a_bad_directory_without_a_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_a_bad_directory_without_a_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli(["train", "--data", str(tmp_path), "--model-dir", str(tmp_path / "m")]) == 2
     assert "not the challenge format" in capsys.readouterr().err
 
 
-def test_training_is_deterministic_and_round_trips(sample_data: Path, model_dir: Path, tmp_path: Path) -> None:
+def test_training_is_deterministic_and_round_trips(
+    sample_data: Path, model_dir: Path, tmp_path: Path
+) -> None:
     again = train(sample_data, Hyperparameters(folds=3), progress=False).model
     again.save(tmp_path / "again")
     a, b = ProductTypeModel.load(model_dir), ProductTypeModel.load(tmp_path / "again")

@@ -50,7 +50,9 @@ def test_ping_reports_the_loaded_model(client: httpx.Client, model_dir: Path) ->
         ({"designation": "Robot de piscine Zodiac", "photo": jpeg_b64(seed=1)}, ["text", "photo"]),
     ],
 )
-def test_each_mode_returns_valid_top_k(client: httpx.Client, body: dict, modalities: list[str]) -> None:
+def test_each_mode_returns_valid_top_k(
+    client: httpx.Client, body: dict, modalities: list[str]
+) -> None:
     response = client.post("/invocations", json=body)
     assert response.status_code == 200, response.text
     answer = response.json()
@@ -65,12 +67,19 @@ def test_each_mode_returns_valid_top_k(client: httpx.Client, body: dict, modalit
 
 
 def test_text_listing_gets_its_category_first(client: httpx.Client) -> None:
-    answer = client.post("/invocations", json={"designation": "Piscine hors sol tubulaire Bestway"}).json()
+    answer = client.post(
+        "/invocations", json={"designation": "Piscine hors sol tubulaire Bestway"}
+    ).json()
     assert answer["predictions"][0]["code"] == 2583
 
 
 def test_batch_answers_each_listing_in_order(client: httpx.Client) -> None:
-    body = {"instances": [{"designation": "Piscine hors sol Intex"}, {"photo": jpeg_b64(1140, 4), "top_k": 2}]}
+    body = {
+        "instances": [
+            {"designation": "Piscine hors sol Intex"},
+            {"photo": jpeg_b64(1140, 4), "top_k": 2},
+        ]
+    }
     results = client.post("/invocations", json=body).json()["results"]
     assert [r["modalities"] for r in results] == [["text"], ["photo"]]
     assert len(results[1]["predictions"]) == 2
@@ -108,7 +117,9 @@ def test_bad_input_gets_a_4xx_that_says_what_to_fix(
 def test_wrong_content_type_and_broken_json_are_4xx(client: httpx.Client) -> None:
     r = client.post("/invocations", content=b"designation=x", headers={"content-type": "text/csv"})
     assert r.status_code == 415 and "application/json" in r.json()["error"]
-    r = client.post("/invocations", content=b'{"designation": ', headers={"content-type": "application/json"})
+    r = client.post(
+        "/invocations", content=b'{"designation": ', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400 and "JSON" in r.json()["error"]
 
 

@@ -1,0 +1,144 @@
+"""`make bench`: accuracy on a stratified held-out split, training time, load time, artifact
+size, p50/p99 latency per mode (in-process and over HTTP) and batched throughput, as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from inference.local import running_server
+from inference.predictor import Predictor
+from inference.schema import Listing as Request
+from prodcat.data import Listing, load_listings
+from prodcat.evaluation import evaluate
+from prodcat.metrics import classification_metrics
+from prodcat.sample_catalog import write_sample_catalog
+from prodcat.splits import stratified_split, write_listings
+from prodcat.taxonomy import load_taxonomy
+from prodcat.training import train
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ms = np.array(seconds) * 1000
+    return {
+        "p50_ms": round(float(np.median(ms)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--data", type=Path, default=None, help="challenge-format dir (default: generated)"
+    )
+    parser.add_argument("--test-size", type=float, default=0.2)
+    parser.add_argument("--requests", type=int, default=200, help="latency samples per mode")
+    parser.add_argument("--work", type=Path, default=Path(".work/bench"))
+    args = parser.parse_args()
+    shutil.rmtree(args.work, ignore_errors=True)
+    data = args.data or write_sample_catalog(args.work / "generated", per_class=20, seed=5)
+
+    taxonomy = load_taxonomy(data)
+    listings, _ = load_listings(data, taxonomy)
+    train_rows, test_rows = stratified_split(listings, args.test_size, seed=0)
+    for name, rows in (("train", train_rows), ("test", test_rows)):
+        write_listings(rows, args.work / name)
+        if (data / "categories.csv").is_file():
+            shutil.copy(data / "categories.csv", args.work / name)
+
+    started = time.perf_counter()
+    model = train(args.work / "train", progress=False).model
+    training_s = time.perf_counter() - started
+    model.save(args.work / "model")
+    size = sum(f.stat().st_size for f in (args.work / "model").iterdir())
+
+    predictor = Predictor(args.work / "model")  # the encoder is already loaded: model load only
+    evaluation = evaluate(predictor.model, args.work / "test", progress=False)
+    metrics = {k: v for k, v in evaluation.metrics.items() if k not in {"data", "model_version"}}
+    # The fusion's gain, on the same rows: text alone on the rows that also have a photo.
+    both = [x for x in test_rows if x.has_text and x.photo is not None]
+    if both:
+        probs, _ = predictor.model.predict_proba([x.text for x in both], [None] * len(both))
+        y = np.array([taxonomy.index_of(int(x.label or 0)) for x in both])
+        metrics["text_only_on_text_image_rows"] = classification_metrics(probs, y, len(taxonomy))
+
+    def request(x: Listing, mode: str) -> dict[str, str]:
+        body: dict[str, str] = {}
+        if mode != "image_only":
+            body["designation"] = x.text
+        if mode != "text_only" and x.photo is not None:
+            body["photo"] = base64.b64encode(x.photo.read_bytes()).decode()
+        return body
+
+    pools = {
+        "text_only": [x for x in test_rows if x.has_text],
+        "image_only": [x for x in test_rows if x.photo is not None],
+        "text_image": both,
+    }
+    latency: dict[str, dict] = {"in_process": {}, "http": {}}
+    bodies = {
+        m: [request(pool[i % len(pool)], m) for i in range(args.requests)]
+        for m, pool in pools.items()
+        if pool
+    }
+    for mode, reqs in bodies.items():
+        samples = []
+        for body in reqs:
+            t = time.perf_counter()
+            predictor.predict([Request.model_validate(body)])
+            samples.append(time.perf_counter() - t)
+        latency["in_process"][mode] = percentiles(samples)
+
+    with (
+        running_server(args.work / "model") as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        for mode, reqs in bodies.items():
+            samples = []
+            for body in reqs:
+                t = time.perf_counter()
+                client.post("/invocations", json=body).raise_for_status()
+                samples.append(time.perf_counter() - t)
+            latency["http"][mode] = percentiles(samples)
+        throughput = {}
+        for mode, reqs in bodies.items():
+            batch = {"instances": reqs[:32]}
+            t = time.perf_counter()
+            rounds = 5
+            for _ in range(rounds):
+                client.post("/invocations", json=batch).raise_for_status()
+            throughput[mode] = round(
+                rounds * len(batch["instances"]) / (time.perf_counter() - t), 1
+            )
+
+    load_times = []
+    for _ in range(5):
+        load_times.append(Predictor(args.work / "model", encoder=predictor.encoder).load_seconds)
+    print(
+        json.dumps(
+            {
+                "data": str(data),
+                "rows": {"train": len(train_rows), "test": len(test_rows)},
+                "metrics": metrics,
+                "training_seconds": round(training_s, 1),
+                "model_load_seconds_median": round(statistics.median(load_times), 3),
+                "artifact_bytes": size,
+                "latency": latency,
+                "batch32_listings_per_second": throughput,
+                "model_version": predictor.model.version,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
