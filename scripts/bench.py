@@ -73,7 +73,8 @@ def main() -> None:
     def request(x: Listing, mode: str) -> dict[str, str]:
         body: dict[str, str] = {}
         if mode != "image_only":
-            body["designation"] = x.text
+            # The request limits: 1,000 characters of title, 20,000 of description.
+            body["designation"], body["description"] = x.text[:1000], x.text[1000:21000]
         if mode != "text_only" and x.photo is not None:
             body["photo"] = base64.b64encode(x.photo.read_bytes()).decode()
         return body
