@@ -1,0 +1,1 @@
+"""The HTTP API the marketplace website calls (API Gateway + Lambda)."""

@@ -1,0 +1,177 @@
+"""The API's Powertools resolver: routes, auth checks, error mapping. Thin by design: each route
+unpacks the request and calls one plain function; errors become HTTP answers in one place.
+
+Every API Lambda runs this handler (infra/constructs/prediction_api_construct.py); API Gateway
+sends each function only its own routes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.api import auth, feedback, predict, products, request_log
+from lambdas.api.errors import ApiError, BadRequest, Forbidden
+from lambdas.api.identity import Caller, caller_from_event
+from lambdas.api.models import (
+    Confirmation,
+    Credentials,
+    FeedbackIn,
+    FeedbackStored,
+    Health,
+    LogPage,
+    PredictRequest,
+    PredictResponse,
+    ProductDeleted,
+    ProductIn,
+    ProductStored,
+    Registered,
+    Tokens,
+)
+from lambdas.api.settings import settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver(enable_validation=True)
+app.configure_openapi(
+    title="prodcat API",
+    version="1",
+    description="Product-type recommendations for marketplace listings (Rakuten France "
+    "taxonomy). Every route needs the API key (x-api-key); all but /health, /register, "
+    "/confirm and /login need the id token from /login as the Authorization header.",
+    security_schemes={
+        # API Gateway's Cognito authorizer reads the raw token from this header (no "Bearer").
+        "cognito": APIKey.model_validate(
+            {"name": "Authorization", "in": "header", "description": "the id_token from /login"}
+        ),
+        "apiKey": APIKey.model_validate({"name": "x-api-key", "in": "header"}),
+    },
+)
+SIGNED_IN: list[dict[str, list[str]]] = [{"cognito": [], "apiKey": []}]
+PUBLIC: list[dict[str, list[str]]] = [{"apiKey": []}]
+MAX_PAGE = 100
+
+
+def caller() -> Caller:
+    return caller_from_event(app.current_event.raw_event)
+
+
+def _error_response(error: ApiError) -> Response:
+    return Response(
+        status_code=error.status,
+        content_type="application/json",
+        body=error.body(),
+        headers=error.headers,
+    )
+
+
+@app.exception_handler(ApiError)
+def handle_api_error(error: ApiError) -> Response:
+    if error.status >= 500:
+        logger.exception("request failed", status=error.status)
+    else:
+        logger.info("request refused", status=error.status, reason=error.message)
+    return _error_response(error)
+
+
+@app.exception_handler(RequestValidationError)
+def handle_validation_error(error: RequestValidationError) -> Response:
+    """400 with one message per field, instead of Powertools' default 422."""
+    fields = [
+        {
+            "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body",
+            "message": str(e.get("msg", "invalid")).removeprefix("Value error, "),
+        }
+        for e in error.errors()
+    ]
+    return _error_response(BadRequest("the request is not valid", errors=fields))
+
+
+@app.get("/health", security=PUBLIC, tags=["status"])
+def handle_health() -> Health:
+    return Health(status="ok", stage=settings().stage)
+
+
+@app.post("/register", security=PUBLIC, tags=["users"], status_code=201)
+def handle_register(credentials: Annotated[Credentials, Body()]) -> Registered:
+    """Create a seller account; Cognito emails a code to confirm the address."""
+    return auth.register(credentials, settings())
+
+
+@app.post("/confirm", security=PUBLIC, tags=["users"])
+def handle_confirm(confirmation: Annotated[Confirmation, Body()]) -> dict[str, str]:
+    auth.confirm(confirmation, settings())
+    return {"message": "email confirmed: sign in with POST /login"}
+
+
+@app.post("/login", security=PUBLIC, tags=["users"])
+def handle_login(credentials: Annotated[Credentials, Body()]) -> Tokens:
+    return auth.login(credentials, settings())
+
+
+@app.post("/predict", security=SIGNED_IN, tags=["predictions"])
+def handle_predict(listing: Annotated[PredictRequest, Body()]) -> PredictResponse:
+    """The top-k product types for a listing: title, description, photo, or any mix."""
+    request_id = app.current_event.request_context.request_id
+    return predict.predict(listing, caller(), request_id, settings(), metrics)
+
+
+@app.get("/logs", security=SIGNED_IN, tags=["predictions"])
+def handle_logs(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+    user_id: Annotated[
+        str | None, Query(max_length=128, description="admins only: whose log to read")
+    ] = None,
+) -> LogPage:
+    """The caller's predictions, newest first; admins may name another user."""
+    who = caller()
+    if user_id is not None and user_id != who.user_id and not who.is_admin:
+        raise Forbidden("sellers can read only their own log: leave out user_id")
+    return request_log.query(
+        settings().request_log_table,
+        user_id or who.user_id,
+        limit=limit,
+        next_token=next_token,
+    )
+
+
+@app.post("/products", security=SIGNED_IN, tags=["catalogue"], status_code=201)
+def handle_add_product(product: Annotated[ProductIn, Body()]) -> ProductStored:
+    """Admins: add a labelled product for the next retraining."""
+    return products.add_product(product, caller(), settings())
+
+
+@app.delete("/products/<product_id>", security=SIGNED_IN, tags=["catalogue"])
+def handle_delete_product(
+    product_id: Annotated[str, Path(min_length=1, max_length=64)],
+) -> ProductDeleted:
+    """Admins: leave a product out of training from the next run on."""
+    return products.delete_product(product_id, caller(), settings())
+
+
+@app.post("/feedback", security=SIGNED_IN, tags=["predictions"], status_code=201)
+def handle_feedback(body: Annotated[FeedbackIn, Body()]) -> FeedbackStored:
+    """The product type the seller finally chose for one of their predictions."""
+    return feedback.give_feedback(body, caller(), settings())
+
+
+if os.environ.get("PRODCAT_SWAGGER") == "1":  # the local stack only; API Gateway routes no /swagger
+    app.enable_swagger(path="/swagger", title="prodcat API", version="1")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.set_default_dimensions(Stage=settings().stage)
+    return app.resolve(event, context)

@@ -1,0 +1,86 @@
+"""The OpenAPI document, generated from the resolver's routes and pydantic models.
+
+Powertools documents validation failures as 422; this API answers them with 400 (app.py), and
+every route can also answer with the errors below, so the document says so.
+`python -m lambdas.api.openapi > docs/openapi.json` writes it; a test keeps that file current.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {
+        "message": {"type": "string", "description": "what went wrong and what to change"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+COMMON_ERRORS = {
+    "400": "the request is not valid: `errors` names each field",
+    "403": "no or wrong API key",
+    "429": "throttled: retry after the Retry-After header's seconds",
+}
+SIGNED_IN_ERRORS = {"401": "no or expired id token: sign in with POST /login"}
+ROUTE_ERRORS: dict[tuple[str, str], dict[str, str]] = {
+    ("/predict", "post"): {
+        "413": "the photo is over the limit",
+        "502": "the model failed on this listing",
+        "503": "no model deployed yet, or the endpoint is starting: retry after Retry-After",
+    },
+    ("/logs", "get"): {"403": "a seller asked for another user's log"},
+    ("/products", "post"): {
+        "403": "not an admin",
+        "409": "a product with this id exists",
+        "413": "the photo is over the limit",
+        "503": "not stored: retry",
+    },
+    ("/products/{product_id}", "delete"): {"403": "not an admin", "503": "not deleted: retry"},
+    ("/feedback", "post"): {"404": "no such prediction in the caller's log"},
+    ("/register", "post"): {"409": "an account with this email exists"},
+    ("/login", "post"): {"401": "wrong email or password, or the email is not confirmed"},
+}
+
+
+def document(app: APIGatewayRestResolver) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(app.get_openapi_json_schema())
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            responses.pop("422", None)
+            signed_in = any("cognito" in s for s in operation.get("security", []))
+            errors = {
+                **COMMON_ERRORS,
+                **(SIGNED_IN_ERRORS if signed_in else {}),
+                **ROUTE_ERRORS.get((path, method), {}),
+            }
+            for status, description in errors.items():
+                responses[status] = {"description": description, "content": _ERROR_REF}
+    return doc
+
+
+def main() -> None:
+    from lambdas.api.app import app
+
+    json.dump(document(app), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

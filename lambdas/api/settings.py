@@ -1,0 +1,36 @@
+"""The API's settings: the environment the CDK stack gives every API function, validated once."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ApiSettings(BaseModel):
+    """Field names match the environment variables (upper-cased) set in prediction_api_construct."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: str
+    user_pool_id: str
+    user_pool_client_id: str
+    request_log_table: str
+    products_table: str
+    data_lake_bucket: str
+    raw_prefix: str = "raw/"
+    capture_prefix: str = "capture/"
+    endpoint_name: str
+    undelivered_queue_url: str
+    request_log_ttl_days: int = Field(30, ge=1)
+    # How long /predict waits for the endpoint before answering 503: a serverless endpoint's
+    # cold start can take longer than API Gateway's 29 s, so the caller retries instead.
+    endpoint_timeout_seconds: float = Field(20.0, gt=0, le=28)
+
+
+@lru_cache(maxsize=1)
+def settings() -> ApiSettings:
+    fields = ApiSettings.model_fields
+    values = {name: os.environ[name.upper()] for name in fields if name.upper() in os.environ}
+    return ApiSettings.model_validate(values)

@@ -1,0 +1,298 @@
+"""The local stack: the whole API offline on 127.0.0.1, started and stopped as one.
+
+- AWS services (Cognito, DynamoDB, S3, SQS, CloudWatch) from a moto server, with the resources
+  the CDK app creates (same keys, groups and client auth flows);
+- the SageMaker runtime from `LocalEndpoints`, serving a model trained here (or the one given);
+- the API handlers behind `LocalGateway`, configured by the same environment variables the
+  stack sets on the Lambdas.
+
+boto3 finds the local services through AWS_ENDPOINT_URL (one per process), so the handlers run
+unchanged. Use it as a context manager, or `prodcat local up` from the shell.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import uvicorn
+
+from inference.local import free_port
+from lambdas.local.endpoints import LocalEndpoints
+from lambdas.local.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
+
+REGION = "eu-west-3"
+ENDPOINT_NAME = "prodcat-local"
+GROUPS = ("admins", "sellers")
+BUCKET = "prodcat-local-data-lake"
+DEFAULT_MODEL_DIR = Path(".work/local/model")
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    moto_url: str
+    api_url: str
+    api_key: str
+    user_pool_id: str
+    client_id: str
+    bucket: str
+    request_log_table: str
+    products_table: str
+    queue_url: str
+    endpoint_name: str
+
+
+@contextmanager
+def _serve(app: Any, port: int | None = None, name: str = "server") -> Iterator[str]:
+    port = port or free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=30)
+    )
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the local {name} did not start on port {port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _aws_environment(moto_url: str, runtime_url: str) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SESSION_TOKEN": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": runtime_url,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def create_resources(stage: str = "local") -> dict[str, str]:
+    """The stateful resources of the data and API stacks, in moto: what the handlers need."""
+    cognito = boto3.client("cognito-idp")
+    pool = cognito.create_user_pool(
+        PoolName=f"prodcat-{stage}-users",
+        UsernameAttributes=["email"],
+        AutoVerifiedAttributes=["email"],
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": 12,
+                "RequireUppercase": True,
+                "RequireLowercase": True,
+                "RequireNumbers": True,
+                "RequireSymbols": True,
+            }
+        },
+    )["UserPool"]
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool["Id"],
+        ClientName="api",
+        GenerateSecret=False,
+        ExplicitAuthFlows=[
+            "ALLOW_USER_PASSWORD_AUTH",
+            "ALLOW_USER_SRP_AUTH",
+            "ALLOW_REFRESH_TOKEN_AUTH",
+        ],
+    )["UserPoolClient"]
+    for group in GROUPS:
+        cognito.create_group(UserPoolId=pool["Id"], GroupName=group)
+
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=f"prodcat-{stage}-request-log",
+        KeySchema=[
+            {"AttributeName": "user_id", "KeyType": "HASH"},
+            {"AttributeName": "requested_at", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "user_id", "AttributeType": "S"},
+            {"AttributeName": "requested_at", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.create_table(
+        TableName=f"prodcat-{stage}-products",
+        KeySchema=[{"AttributeName": "product_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "product_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    boto3.client("s3").create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    queue = boto3.client("sqs").create_queue(QueueName=f"prodcat-{stage}-undelivered")
+    return {
+        "STAGE": stage,
+        "USER_POOL_ID": pool["Id"],
+        "USER_POOL_CLIENT_ID": client["ClientId"],
+        "REQUEST_LOG_TABLE": f"prodcat-{stage}-request-log",
+        "PRODUCTS_TABLE": f"prodcat-{stage}-products",
+        "DATA_LAKE_BUCKET": BUCKET,
+        "RAW_PREFIX": "raw/",
+        "CAPTURE_PREFIX": "capture/",
+        "ENDPOINT_NAME": ENDPOINT_NAME,
+        "UNDELIVERED_QUEUE_URL": queue["QueueUrl"],
+        "REQUEST_LOG_TTL_DAYS": "30",
+        "POWERTOOLS_SERVICE_NAME": "prodcat-api-local",
+        "POWERTOOLS_METRICS_NAMESPACE": "prodcat",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would go to stdout, nowhere useful
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "PRODCAT_SWAGGER": "1",
+    }
+
+
+def sample_model(model_dir: Path = DEFAULT_MODEL_DIR) -> Path:
+    """A model trained on the generated sample catalog, made once and reused."""
+    if (model_dir / "manifest.json").exists():
+        return model_dir
+    from prodcat.sample_catalog import write_sample_catalog
+    from prodcat.training import train
+
+    data = model_dir.parent / "sample-catalog"
+    write_sample_catalog(data, per_class=6, seed=1)
+    train(data).model.save(model_dir)
+    return model_dir
+
+
+class LocalStack:
+    """Starts moto, the endpoint, the gateway; `resources` says where everything is."""
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        *,
+        port: int | None = None,
+        throttle: TokenBucket | None = None,
+    ) -> None:
+        self._model_dir = model_dir
+        self._port = port
+        self._throttle = throttle or TokenBucket(rate=20, burst=40)  # cdk.json dev stage
+        self._exit = ExitStack()
+        self.endpoints = LocalEndpoints()
+        self.resources: LocalResources | None = None
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self._exit.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._exit.close()
+
+    def _start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        moto_port = free_port()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        moto.start()
+        self._exit.callback(moto.stop)
+        moto_url = f"http://127.0.0.1:{moto_port}"
+        runtime_url = self._exit.enter_context(_serve(self.endpoints.app(), name="sagemaker"))
+        self._exit.callback(self.endpoints.close)
+        self._exit.enter_context(_environment(_aws_environment(moto_url, runtime_url)))
+
+        settings = create_resources()
+        self._exit.enter_context(_environment(settings))
+        model_dir = self._model_dir or sample_model()
+        self.endpoints.deploy(ENDPOINT_NAME, model_dir)
+
+        # Imported here: the handler module reads its environment and builds its clients lazily.
+        from lambdas.api import clients
+        from lambdas.api.app import app, handler
+        from lambdas.api.openapi import document
+        from lambdas.api.settings import settings as api_settings
+
+        clients.reset()
+        api_settings.cache_clear()
+        self._exit.callback(clients.reset)
+        self._exit.callback(api_settings.cache_clear)
+        api_key = secrets.token_urlsafe(24)
+        pool = UserPool(
+            pool_id=settings["USER_POOL_ID"],
+            client_id=settings["USER_POOL_CLIENT_ID"],
+            region=REGION,
+            jwks_url=f"{moto_url}/{settings['USER_POOL_ID']}/.well-known/jwks.json",
+        )
+        gateway = LocalGateway(
+            handler=handler,
+            authorizer=Authorizer(pool),
+            api_key=api_key,
+            throttle=self._throttle,
+            openapi=lambda: document(app),
+        )
+        api_url = self._exit.enter_context(_serve(gateway.app(), self._port, name="gateway"))
+        self.resources = LocalResources(
+            moto_url=moto_url,
+            api_url=api_url,
+            api_key=api_key,
+            user_pool_id=settings["USER_POOL_ID"],
+            client_id=settings["USER_POOL_CLIENT_ID"],
+            bucket=settings["DATA_LAKE_BUCKET"],
+            request_log_table=settings["REQUEST_LOG_TABLE"],
+            products_table=settings["PRODUCTS_TABLE"],
+            queue_url=settings["UNDELIVERED_QUEUE_URL"],
+            endpoint_name=ENDPOINT_NAME,
+        )
+
+    def make_admin(self, email: str) -> None:
+        """What an operator does with `aws cognito-idp admin-add-user-to-group`."""
+        assert self.resources is not None
+        boto3.client("cognito-idp").admin_add_user_to_group(
+            UserPoolId=self.resources.user_pool_id, Username=email, GroupName="admins"
+        )
+
+
+def run_forever(model_dir: Path | None, port: int) -> None:
+    """`prodcat local up`: start everything, print where it is, stop it all on Ctrl-C."""
+    with LocalStack(model_dir, port=port) as stack:
+        r = stack.resources
+        assert r is not None
+        print(f"prodcat API      {r.api_url}   (x-api-key: {r.api_key})")
+        print(f"Swagger UI       {r.api_url}/swagger")
+        print(f"AWS (moto)       {r.moto_url}   bucket {r.bucket}")
+        print(
+            "make an admin:   AWS_ENDPOINT_URL=" + r.moto_url + " aws cognito-idp "
+            f"admin-add-user-to-group --user-pool-id {r.user_pool_id} --group-name admins "
+            "--username EMAIL"
+        )
+        print("Ctrl-C stops it all.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("\nstopping")
