@@ -10,7 +10,7 @@ CDK_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true JSII_SI
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[serving,training,lambdas,infra,dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[serving,training,lambdas,local,infra,dev]"
 	rm -f $(VENV)/.installed-* && touch $@
 
 node_modules/.installed: package-lock.json

@@ -1,4 +1,4 @@
-"""`prodcat` command line: train, evaluate, and write a sample catalog."""
+"""`prodcat` command line: train, evaluate, check drift, and write a sample catalog."""
 
 from __future__ import annotations
 
@@ -55,6 +55,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    from prodcat.drift import Statistics, compare
+    from sagemaker_jobs.drift import read_capture_sources
+
+    baseline = Statistics.model_validate_json(Path(args.baseline).read_text())
+    records, invalid = read_capture_sources(args.captures)
+    report = compare(baseline, records, min_samples=args.min_samples, threshold=args.threshold)
+    print(json.dumps({**report.model_dump(mode="json"), "invalid_records": invalid}, indent=2))
+    return 0
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    # The local stack lives with the API it runs (lambdas/local); imported only for this command.
+    from lambdas.local.stack import run_forever
+
+    run_forever(args.model_dir, args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prodcat", description=__doc__)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -86,11 +105,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("drift", help="drift of captured requests against a baseline.json (PSI)")
+    p.add_argument("--baseline", type=Path, required=True, help="baseline.json from evaluate")
+    p.add_argument(
+        "--captures",
+        nargs="+",
+        required=True,
+        metavar="DIR_OR_S3",
+        help="capture record files, directories (every *.json below) or s3://bucket/prefix",
+    )
+    p.add_argument("--min-samples", type=int, default=500, help="fewer requests: no score")
+    p.add_argument("--threshold", type=float, default=0.2, help="PSI above this: drift")
+    p.set_defaults(func=cmd_drift)
+
     p = sub.add_parser("sample-catalog", help="write a small generated catalog (no real data)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--per-class", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_sample)
+
+    local = sub.add_parser("local", help="the local stack: the API offline on 127.0.0.1")
+    local_sub = local.add_subparsers(dest="local_command", required=True)
+    p = local_sub.add_parser("up", help="start moto, the model endpoint and the API; Ctrl-C stops")
+    p.add_argument("--port", type=int, default=3001, help="the API's port on 127.0.0.1")
+    p.add_argument(
+        "--model-dir", type=Path, help="a trained model (default: train one on a sample catalog)"
+    )
+    p.set_defaults(func=cmd_local_up)
     return parser
 
 

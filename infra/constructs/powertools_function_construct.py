@@ -15,9 +15,26 @@ from constructs import Construct
 from infra.constructs.nag import acknowledge
 from infra.constructs.retention import retention
 
-# The zip holds only the lambdas package (no vendored dependencies: Powertools and pydantic
-# come from the layer, boto3 from the runtime). Add "!prodcat" here if a handler imports it.
-LAMBDA_SOURCE = ("*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc")
+# The zip holds the lambdas package (less the local stack) and the two pure-Python modules the
+# API shares with the model: the listing schema and the taxonomy. No vendored dependencies:
+# Powertools and pydantic come from the layer, boto3 from the runtime.
+LAMBDA_SOURCE = (
+    "*",
+    "!lambdas",
+    "!lambdas/**",
+    "lambdas/local",
+    "lambdas/local/**",
+    "!prodcat",
+    "prodcat/*",
+    "!prodcat/__init__.py",
+    "!prodcat/taxonomy.py",
+    "!inference",
+    "inference/*",
+    "!inference/__init__.py",
+    "!inference/schema.py",
+    "**/__pycache__",
+    "**/*.pyc",
+)
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 # Published by AWS (account 017000801446) in every commercial region.
 POWERTOOLS_LAYER = (

@@ -26,8 +26,18 @@ from infra.constructs.data_lake_construct import DataLakeZones
 from infra.constructs.nag import acknowledge, acknowledge_prefix_grants
 from infra.constructs.powertools_function_construct import PowertoolsFunctionConstruct
 from infra.constructs.retention import retention
+from lambdas.api.routes import ROUTES
 
 API_HANDLER = "lambdas.api.app.handler"
+# The JSON schema API Gateway validates each body against (the Lambda validates it fully).
+_REQUEST_MODELS = {
+    ("POST", "/register"): "Credentials",
+    ("POST", "/login"): "Credentials",
+    ("POST", "/confirm"): "Confirmation",
+    ("POST", "/predict"): "PredictRequest",
+    ("POST", "/products"): "Product",
+    ("POST", "/feedback"): "Feedback",
+}
 TOP_K_MAX = 27  # the taxonomy has 27 product types
 
 _S3_READ_ACTIONS = (
@@ -114,7 +124,7 @@ class PredictionApiConstruct(Construct):
             self.undelivered.grant_send_messages(built.role)
             return built
 
-        self.auth = function("Auth", "POST /register, POST /login, GET /health")
+        self.auth = function("Auth", "POST /register, /confirm, /login; GET /health")
         deps.user_pool.grant(
             self.auth.role, "cognito-idp:AdminAddUserToGroup", "cognito-idp:AdminGetUser"
         )
@@ -144,6 +154,13 @@ class PredictionApiConstruct(Construct):
         self.feedback = function("Feedback", "POST /feedback: the category the seller chose")
         deps.request_log.grant_read_write_data(self.feedback.role)
         deps.bucket.grant_put(self.feedback.role, f"{deps.zones.raw}feedback/*")
+        # The listing's photo is copied out of the expiring capture zone into the label.
+        self.feedback.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[deps.bucket.arn_for_objects(f"{deps.zones.capture}*")],
+            )
+        )
 
         self.functions = {
             "Auth": self.auth,
@@ -157,10 +174,11 @@ class PredictionApiConstruct(Construct):
             (self.products, f"{deps.zones.raw}products/"),
             (self.feedback, f"{deps.zones.raw}feedback/"),
         ):
+            prefixes = (prefix, deps.zones.capture) if built is self.feedback else (prefix,)
             acknowledge_prefix_grants(
                 built.role,
                 deps.bucket,
-                (prefix,),
+                prefixes,
                 "Object grants are limited to this route's zone prefix of the data lake; the "
                 "wildcard stands for the object keys under it.",
             )
@@ -277,28 +295,24 @@ class PredictionApiConstruct(Construct):
                 )
             return added
 
-        route("/health", "GET", self.auth, public=True)
-        route("/register", "POST", self.auth, public=True, model="Credentials")
-        route("/login", "POST", self.auth, public=True, model="Credentials")
-        route("/predict", "POST", self.predict, model="PredictRequest")
-        route(
-            "/logs",
-            "GET",
-            self.logs,
-            parameters={
+        # Query-string and path parameters API Gateway checks before the Lambda runs.
+        parameters = {
+            "/logs": {
                 "method.request.querystring.limit": False,
                 "method.request.querystring.next_token": False,
                 "method.request.querystring.user_id": False,
             },
-        )
-        route("/products", "POST", self.products, model="Product")
-        route(
-            "/products/{id}",
-            "DELETE",
-            self.products,
-            parameters={"method.request.path.id": True},
-        )
-        route("/feedback", "POST", self.feedback, model="Feedback")
+            "/products/{id}": {"method.request.path.id": True},
+        }
+        for r in ROUTES:
+            route(
+                r.resource,
+                r.method,
+                self.functions[r.function],
+                public=r.public,
+                model=_REQUEST_MODELS.get((r.method, r.resource)),
+                parameters=parameters.get(r.resource),
+            )
 
         self.api_key = self.api.add_api_key("WebsiteKey", description="The marketplace website")
         plan = self.api.add_usage_plan(
@@ -346,6 +360,7 @@ class PredictionApiConstruct(Construct):
             )
 
         string = apigw.JsonSchemaType.STRING
+        integer = apigw.JsonSchemaType.INTEGER
         obj = apigw.JsonSchemaType.OBJECT
         return {
             "Credentials": model(
@@ -368,18 +383,48 @@ class PredictionApiConstruct(Construct):
                     properties={
                         "designation": apigw.JsonSchema(type=string, max_length=10_000),
                         "description": apigw.JsonSchema(type=string, max_length=100_000),
-                        "top_k": apigw.JsonSchema(
-                            type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=TOP_K_MAX
-                        ),
+                        "photo": apigw.JsonSchema(type=string),
+                        "top_k": apigw.JsonSchema(type=integer, minimum=1, maximum=TOP_K_MAX),
+                    },
+                ),
+            ),
+            "Confirmation": model(
+                "Confirmation",
+                apigw.JsonSchema(
+                    schema=apigw.JsonSchemaVersion.DRAFT4,
+                    type=obj,
+                    required=["email", "code"],
+                    properties={
+                        "email": apigw.JsonSchema(type=string, min_length=3, max_length=254),
+                        "code": apigw.JsonSchema(type=string, min_length=1, max_length=32),
                     },
                 ),
             ),
             "Product": model(
                 "Product",
-                apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, type=obj),
+                apigw.JsonSchema(
+                    schema=apigw.JsonSchemaVersion.DRAFT4,
+                    type=obj,
+                    required=["prdtypecode"],
+                    properties={
+                        "product_id": apigw.JsonSchema(type=string, max_length=64),
+                        "designation": apigw.JsonSchema(type=string, max_length=10_000),
+                        "description": apigw.JsonSchema(type=string, max_length=100_000),
+                        "photo": apigw.JsonSchema(type=string),
+                        "prdtypecode": apigw.JsonSchema(type=integer),
+                    },
+                ),
             ),
             "Feedback": model(
                 "Feedback",
-                apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, type=obj),
+                apigw.JsonSchema(
+                    schema=apigw.JsonSchemaVersion.DRAFT4,
+                    type=obj,
+                    required=["prediction_id", "prdtypecode"],
+                    properties={
+                        "prediction_id": apigw.JsonSchema(type=string, max_length=200),
+                        "prdtypecode": apigw.JsonSchema(type=integer),
+                    },
+                ),
             ),
         }

@@ -19,7 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.api import auth, feedback, predict, products, request_log
-from lambdas.api.errors import ApiError, BadRequest, Forbidden
+from lambdas.api.errors import ApiError, BadRequest, Forbidden, Unavailable
 from lambdas.api.identity import Caller, caller_from_event
 from lambdas.api.models import (
     Confirmation,
@@ -76,8 +76,10 @@ def _error_response(error: ApiError) -> Response:
 
 @app.exception_handler(ApiError)
 def handle_api_error(error: ApiError) -> Response:
-    if error.status >= 500:
+    if error.status >= 500 and not isinstance(error, Unavailable):
         logger.exception("request failed", status=error.status)
+    elif error.status >= 500:
+        logger.warning("model unavailable", status=error.status, reason=error.message)
     else:
         logger.info("request refused", status=error.status, reason=error.message)
     return _error_response(error)

@@ -38,14 +38,11 @@ def _copy_photo(item: dict[str, Any], settings: ApiSettings) -> PhotoRef | None:
             Key=target,
             CopySource={"Bucket": settings.data_lake_bucket, "Key": source},
         )
-        head = client("s3").head_object(Bucket=settings.data_lake_bucket, Key=target)
     except (ClientError, BotoCoreError) as exc:
         # The capture may have expired or never been written: keep the label, text only.
         logger.warning("photo not copied to the feedback", source=source, error=str(exc))
         return None
-    return PhotoRef(
-        key=target, bytes=int(head["ContentLength"]), sha256=item.get("photo_sha256") or ""
-    )
+    return PhotoRef(key=target, bytes=int(item["photo_bytes"]), sha256=item["photo_sha256"])
 
 
 def give_feedback(feedback: FeedbackIn, caller: Caller, settings: ApiSettings) -> FeedbackStored:

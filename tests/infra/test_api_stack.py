@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from infra_helpers import Synth, flatten, grants, lake_prefixes, policy_statements, resources
 
-PUBLIC = {("GET", "health"), ("POST", "register"), ("POST", "login")}
+PUBLIC = {("GET", "health"), ("POST", "register"), ("POST", "confirm"), ("POST", "login")}
 PROTECTED = {
     ("POST", "predict"),
     ("GET", "logs"),

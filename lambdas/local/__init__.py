@@ -1,0 +1,1 @@
+"""Run the API offline: moto for AWS, a local gateway, local SageMaker endpoints."""
