@@ -7,11 +7,14 @@ sends each function only its own routes.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import os
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -19,7 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.api import auth, feedback, predict, products, request_log
-from lambdas.api.errors import ApiError, BadRequest, Forbidden, Unavailable
+from lambdas.api.errors import ApiError, BadRequest, Forbidden, NotFound, Unavailable
 from lambdas.api.identity import Caller, caller_from_event
 from lambdas.api.models import (
     Confirmation,
@@ -41,7 +44,19 @@ from lambdas.api.settings import settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-app = APIGatewayRestResolver(enable_validation=True)
+# Browsers on the marketplace's origins read the answers (preflight is API Gateway's).
+_ORIGINS = [o for o in os.environ.get("CORS_ALLOWED_ORIGINS", "").split(",") if o]
+app = APIGatewayRestResolver(
+    enable_validation=True,
+    cors=CORSConfig(
+        allow_origin=_ORIGINS[0],
+        extra_origins=_ORIGINS[1:],
+        allow_headers=["Authorization", "Content-Type", "X-Api-Key"],
+        max_age=3600,
+    )
+    if _ORIGINS
+    else None,
+)
 app.configure_openapi(
     title="prodcat API",
     version="1",
@@ -96,6 +111,12 @@ def handle_validation_error(error: RequestValidationError) -> Response:
         for e in error.errors()
     ]
     return _error_response(BadRequest("the request is not valid", errors=fields))
+
+
+@app.not_found
+def handle_not_found(error: Exception) -> Response:
+    event = app.current_event
+    return _error_response(NotFound(f"no route {event.http_method} {event.path}"))
 
 
 @app.get("/health", security=PUBLIC, tags=["status"])
@@ -176,4 +197,35 @@ if os.environ.get("PRODCAT_SWAGGER") == "1":  # the local stack only; API Gatewa
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.set_default_dimensions(Stage=settings().stage)
+    refused = refuse_unreadable_body(event)
+    if refused is not None:
+        return refused
     return app.resolve(event, context)
+
+
+def refuse_unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """415 for a body that is not JSON and 400 for one that is not UTF-8, before Powertools
+    parses it: its form parser raises on a multipart body without a boundary, and its JSON
+    parser on bytes that are not UTF-8, which would both be 500s."""
+    body = event.get("body")
+    if not body:
+        return None
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    content_type = (headers.get("content-type") or "").strip().lower()
+    if content_type and not content_type.startswith("application/json"):
+        return _refusal(415, f"send JSON (Content-Type: application/json), not {content_type}")
+    if event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(body).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return _refusal(400, "the body is not UTF-8 JSON")
+    return None
+
+
+def _refusal(status: int, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"message": message}),
+        "isBase64Encoded": False,
+    }

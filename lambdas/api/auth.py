@@ -74,6 +74,9 @@ def confirm(confirmation: Confirmation, settings: ApiSettings) -> None:
             ConfirmationCode=confirmation.code,
         )
     except ClientError as exc:
+        if _code(exc) in {"UserNotFoundException", "NotAuthorizedException"}:
+            # Same answer as a wrong code: confirming must not tell who has an account.
+            raise BadRequest("the code is wrong or expired: check the latest email") from exc
         raise _cognito_error(exc) from exc
 
 

@@ -47,7 +47,11 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[str, str]] = {
         "413": "the photo is over the limit",
         "503": "not stored: retry",
     },
-    ("/products/{product_id}", "delete"): {"403": "not an admin", "503": "not deleted: retry"},
+    ("/products/{product_id}", "delete"): {
+        "403": "not an admin",
+        "404": "the id holds characters no product id has (e.g. a slash)",
+        "503": "not deleted: retry",
+    },
     ("/feedback", "post"): {"404": "no such prediction in the caller's log"},
     ("/register", "post"): {"409": "an account with this email exists"},
     ("/login", "post"): {"401": "wrong email or password, or the email is not confirmed"},
@@ -70,6 +74,8 @@ def document(app: APIGatewayRestResolver) -> dict[str, Any]:
                 **(SIGNED_IN_ERRORS if signed_in else {}),
                 **ROUTE_ERRORS.get((path, method), {}),
             }
+            if "requestBody" in operation:
+                errors["415"] = "the body is not JSON"
             for status, description in errors.items():
                 responses[status] = {"description": description, "content": _ERROR_REF}
     return doc

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lambdas.api import request_log
 from lambdas.api.clients import client
 from lambdas.api.delivery import put_object
-from lambdas.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unavailable
+from lambdas.api.errors import BadRequest, Conflict, PayloadTooLarge, Unavailable
 from lambdas.api.identity import Caller
 from lambdas.api.models import (
     MAX_PHOTO_BYTES,
@@ -138,7 +138,10 @@ def delete_product(product_id: str, caller: Caller, settings: ApiSettings) -> Pr
     the lake; any id (also one from the base data) gets a tombstone that prepare honours."""
     caller.require_admin()
     if not re.fullmatch(PRODUCT_ID_PATTERN, product_id):
-        raise NotFound(f"no product has the id {product_id!r}")
+        raise BadRequest(
+            f"{product_id!r} is not a product id: use letters, digits, _ . - (up to 64)",
+            errors=[{"field": "product_id", "message": "invalid product id"}],
+        )
     bucket, raw = settings.data_lake_bucket, settings.raw_prefix
     tombstone = Tombstone(
         product_id=product_id, deleted_by=caller.user_id, deleted_at=datetime.now(UTC)

@@ -52,7 +52,8 @@ class LocalResources:
 
 
 @contextmanager
-def _serve(app: Any, port: int | None = None, name: str = "server") -> Iterator[str]:
+def serve_app(app: Any, port: int | None = None, name: str = "server") -> Iterator[str]:
+    """Serve an ASGI app on 127.0.0.1 in a thread; yields its URL, stops it on exit."""
     port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=30)
@@ -222,7 +223,7 @@ class LocalStack:
         moto.start()
         self._exit.callback(moto.stop)
         moto_url = f"http://127.0.0.1:{moto_port}"
-        runtime_url = self._exit.enter_context(_serve(self.endpoints.app(), name="sagemaker"))
+        runtime_url = self._exit.enter_context(serve_app(self.endpoints.app(), name="sagemaker"))
         self._exit.callback(self.endpoints.close)
         self._exit.enter_context(_environment(_aws_environment(moto_url, runtime_url)))
 
@@ -255,7 +256,7 @@ class LocalStack:
             throttle=self._throttle,
             openapi=lambda: document(app),
         )
-        api_url = self._exit.enter_context(_serve(gateway.app(), self._port, name="gateway"))
+        api_url = self._exit.enter_context(serve_app(gateway.app(), self._port, name="gateway"))
         self.resources = LocalResources(
             moto_url=moto_url,
             api_url=api_url,

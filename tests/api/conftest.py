@@ -100,7 +100,9 @@ class Api:
         else:
             claims = event["requestContext"]["authorizer"]["claims"]
             claims.update({"sub": user, "email": f"{user}@example.com", "cognito:groups": groups})
-        event["body"] = None if body is None else (body if isinstance(body, str) else json.dumps(body))
+        event["body"] = (
+            None if body is None else (body if isinstance(body, str) else json.dumps(body))
+        )
         context = LambdaContext(function_name="test", aws_request_id=str(uuid.uuid4()))
         answer = handler(event, context)
         payload = answer.get("body")

@@ -23,7 +23,9 @@ def test_register_makes_a_seller_who_confirms_then_signs_in(api: Api) -> None:
 
     status, _, body = api.call("POST", "/login", GOOD, user=None)
     assert status == 401 and "confirm" in body["message"]
-    status, _, _ = api.call("POST", "/confirm", {"email": GOOD["email"], "code": "123456"}, user=None)
+    status, _, _ = api.call(
+        "POST", "/confirm", {"email": GOOD["email"], "code": "123456"}, user=None
+    )
     assert status == 200
     status, _, tokens = api.call("POST", "/login", GOOD, user=None)
     assert status == 200

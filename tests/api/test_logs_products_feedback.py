@@ -81,7 +81,9 @@ def test_admin_adds_a_product_to_the_catalogue_and_the_raw_zone(api: Api) -> Non
     )["Item"]
     assert item["prdtypecode"]["N"] == "1920"
     # The same id again is a conflict, not an overwrite.
-    status, _, body = api.admin("POST", "/products", {"product_id": "sku-42", "designation": "y", "prdtypecode": 10})
+    status, _, body = api.admin(
+        "POST", "/products", {"product_id": "sku-42", "designation": "y", "prdtypecode": 10}
+    )
     assert status == 409
     assert s3_json(bucket, "raw/products/records/sku-42.json")["designation"] == "Coussin"
 
@@ -100,7 +102,11 @@ def test_product_validation(api: Api) -> None:
 
 
 def test_delete_removes_the_product_and_leaves_a_tombstone(api: Api) -> None:
-    api.admin("POST", "/products", {"product_id": "sku-1", "designation": "x", "photo": png(), "prdtypecode": 10})
+    api.admin(
+        "POST",
+        "/products",
+        {"product_id": "sku-1", "designation": "x", "photo": png(), "prdtypecode": 10},
+    )
     status, _, body = api.admin("DELETE", "/products/sku-1", resource="/products/{id}")
     assert status == 200 and body == {"product_id": "sku-1", "removed_from_catalogue": True}
     bucket = api.env["DATA_LAKE_BUCKET"]
@@ -118,16 +124,22 @@ def test_delete_removes_the_product_and_leaves_a_tombstone(api: Api) -> None:
 def test_a_failed_lake_write_keeps_nothing_and_answers_503(api: Api) -> None:
     s3 = boto3.client("s3")
     s3.delete_bucket(Bucket=api.env["DATA_LAKE_BUCKET"])
-    status, headers, body = api.admin("POST", "/products", {"product_id": "p1", "designation": "x", "prdtypecode": 10})
+    status, headers, _ = api.admin(
+        "POST", "/products", {"product_id": "p1", "designation": "x", "prdtypecode": 10}
+    )
     assert status == 503 and headers["Retry-After"] == "5"
-    item = boto3.client("dynamodb").get_item(TableName=api.env["PRODUCTS_TABLE"], Key={"product_id": {"S": "p1"}})
+    item = boto3.client("dynamodb").get_item(
+        TableName=api.env["PRODUCTS_TABLE"], Key={"product_id": {"S": "p1"}}
+    )
     assert "Item" not in item  # the id was released: a retry will work
 
 
 def test_feedback_turns_a_prediction_into_a_label_with_its_photo(api: Api) -> None:
     photo = png()
     prediction = predict(api, "seller-1", "Coussin", photo=photo)
-    status, _, body = api.call("POST", "/feedback", {"prediction_id": prediction, "prdtypecode": 1920})
+    status, _, body = api.call(
+        "POST", "/feedback", {"prediction_id": prediction, "prdtypecode": 1920}
+    )
     assert status == 201
     bucket = api.env["DATA_LAKE_BUCKET"]
     record = s3_json(bucket, body["record_key"])

@@ -88,7 +88,11 @@ def test_predict_emits_latency_confidence_and_class_metrics(
 @pytest.mark.parametrize(
     ("error", "status", "retry_after"),
     [
-        (client_error("ValidationError", "Endpoint prodcat-test of account 1 not found."), 503, "300"),
+        (
+            client_error("ValidationError", "Endpoint prodcat-test of account 1 not found."),
+            503,
+            "300",
+        ),
         (client_error("ModelNotReadyException", "cold", 429), 503, "15"),
         (client_error("ThrottlingException", "slow down", 429), 429, "1"),
         (ReadTimeoutError(endpoint_url="https://runtime.sagemaker"), 503, "15"),
@@ -110,7 +114,9 @@ def test_model_refusing_the_listing_is_the_callers_error(api: Api) -> None:
         "Received client error (400)",
         424,
         OriginalStatusCode=400,
-        OriginalMessage=json.dumps({"error": "photo rejected: corrupt", "details": {"reason": "corrupt"}}),
+        OriginalMessage=json.dumps(
+            {"error": "photo rejected: corrupt", "details": {"reason": "corrupt"}}
+        ),
     )
     status, _, body = api.call("POST", "/predict", {"photo": jpeg()})
     assert status == 400
@@ -119,7 +125,11 @@ def test_model_refusing_the_listing_is_the_callers_error(api: Api) -> None:
 
 def test_model_crash_is_a_502_not_a_500(api: Api) -> None:
     api.runtime.error = client_error(
-        "ModelError", "Received server error (500)", 424, OriginalStatusCode=500, OriginalMessage="boom"
+        "ModelError",
+        "Received server error (500)",
+        424,
+        OriginalStatusCode=500,
+        OriginalMessage="boom",
     )
     assert api.call("POST", "/predict", {"designation": "x"})[0] == 502
 
@@ -137,7 +147,9 @@ def test_model_crash_is_a_502_not_a_500(api: Api) -> None:
         ({"designation": 5}, "designation"),
     ],
 )
-def test_invalid_listing_is_400_naming_the_field(api: Api, body: dict[str, Any], field: str) -> None:
+def test_invalid_listing_is_400_naming_the_field(
+    api: Api, body: dict[str, Any], field: str
+) -> None:
     status, _, answer = api.call("POST", "/predict", body)
     assert status == 400
     assert field in {e["field"] for e in answer["errors"]}
@@ -153,7 +165,9 @@ def test_oversize_photo_is_413_and_a_non_image_is_400(api: Api) -> None:
     big = base64.b64encode(b"\xff\xd8\xff" + b"0" * MAX_PHOTO_BYTES).decode()
     status, _, body = api.call("POST", "/predict", {"photo": big})
     assert status == 413 and str(MAX_PHOTO_BYTES) in body["message"]
-    status, _, body = api.call("POST", "/predict", {"photo": base64.b64encode(b"%PDF-1.7").decode()})
+    status, _, body = api.call(
+        "POST", "/predict", {"photo": base64.b64encode(b"%PDF-1.7").decode()}
+    )
     assert status == 400 and "JPEG" in body["message"]
     assert api.runtime.calls == []
 
