@@ -180,3 +180,27 @@ def test_each_route_group_writes_only_its_own_data(synth: Synth) -> None:
     auth = _function_grants(synth, "Auth")
     assert set(auth) >= {"cognito-idp:AdminAddUserToGroup"}
     assert not [a for a in auth if a.startswith(("s3:", "dynamodb:", "sagemaker:"))]
+
+
+def test_lambda_asset_holds_the_api_and_what_it_imports_but_not_the_model(synth: Synth) -> None:
+    (asset,) = [d for d in synth.asset_dirs if (d / "lambdas" / "api" / "app.py").exists()]
+    files = {str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file()}
+    assert {"prodcat/taxonomy.py", "inference/schema.py", "lambdas/api/records.py"} <= files
+    assert not any(f.startswith("lambdas/local/") for f in files)  # the local stack stays home
+    assert not {"prodcat/model.py", "inference/server.py", "pyproject.toml"} & files
+    assert not any("__pycache__" in f or f.startswith("tests/") for f in files)
+
+
+def test_every_route_of_the_route_table_is_deployed(synth: Synth) -> None:
+    from lambdas.api.routes import ROUTES
+
+    def logical(resource: str) -> str:  # "/products/{id}" -> "productsid", as in logical IDs
+        return "".join(c for c in resource if c.isalnum())
+
+    assert {(r.method, logical(r.resource)) for r in ROUTES} == set(_methods(_api(synth)))
+
+
+def test_feedback_reads_only_captures_to_copy_the_photo(synth: Synth) -> None:
+    feedback = _function_grants(synth, "Feedback")
+    assert lake_prefixes(feedback["s3:GetObject"]) == {"capture/*"}
+    assert not [a for a in feedback if a.startswith("s3:Delete")]
