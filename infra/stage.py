@@ -77,6 +77,7 @@ class ProdcatStage(Stage):
             ml=self.ml,
             pipeline=self.pipeline,
             api=self.api,
+            lake=self.data.lake,
             stack_name=f"{name}-monitoring",
             description="prodcat alarms and dashboard",
         )

@@ -1,4 +1,5 @@
-"""`make demo`: sample catalog -> train -> evaluate -> serve on 127.0.0.1 -> three listings.
+"""`make demo`: sample catalog -> train -> evaluate -> the local stack -> the API as the website
+and an admin use it (register, log in, predict, logs, feedback, products).
 
 Runs on data it generates (no Rakuten data needed); everything lands in .work/demo/.
 """
@@ -11,16 +12,18 @@ import json
 import random
 import shutil
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from inference.local import running_server
+from lambdas.local.stack import LocalStack
 from prodcat.evaluation import evaluate, write_outputs
 from prodcat.model import ProductTypeModel
 from prodcat.sample_catalog import draw_photo, write_sample_catalog
 from prodcat.training import train
 
 WORK = Path(".work/demo")
+PASSWORD = "Demo-passw0rd-2026"
 
 
 def photo_b64(code: int, seed: int) -> str:
@@ -53,7 +56,14 @@ def main() -> None:
     print(json.dumps({k: v for k, v in evaluation.metrics.items() if k != "data"}, indent=2))
     print(f"    report: {paths['report']}")
 
-    print("4/4 serving on 127.0.0.1 and asking for three listings")
+    print("4/4 the local stack: moto (Cognito, DynamoDB, S3, SQS), the model endpoint, the API")
+    with LocalStack(WORK / "model") as stack:
+        assert stack.resources is not None
+        api_demo(stack, stack.resources.api_url, stack.resources.api_key)
+    print("\nlocal stack stopped. Done.")
+
+
+def api_demo(stack: LocalStack, url: str, api_key: str) -> None:
     listings = {
         "text only": {
             "designation": "Piscine hors sol tubulaire Intex 4,57 x 1,22 m",
@@ -65,14 +75,71 @@ def main() -> None:
             "photo": photo_b64(1140, seed=8),
         },
     }
-    with running_server(WORK / "model") as url, httpx.Client(base_url=url, timeout=30) as client:
-        print(f"    server up at {url}: /ping -> {client.get('/ping').json()}")
-        for title, body in listings.items():
-            response = client.post("/invocations", json={**body, "top_k": 5})
-            response.raise_for_status()
-            show(title, response.json())
-    print("\nserver stopped. Done.")
+    with httpx.Client(base_url=url, headers={"x-api-key": api_key}, timeout=60) as api:
+        print(f"    API at {url} (Swagger UI: {url}/swagger): {api.get('/health').json()}")
+        tokens = {}
+        for who in ("seller", "admin"):
+            email = f"{who}@example.com"
+            step(api, "POST", "/register", {"email": email, "password": PASSWORD}, 201)
+            # Cognito emails a code; the local user pool (moto) takes any.
+            step(api, "POST", "/confirm", {"email": email, "code": "000000"}, 200)
+            if who == "admin":
+                stack.make_admin(email)
+                print(f"    operator: added {email} to the admins group")
+            answer = step(api, "POST", "/login", {"email": email, "password": PASSWORD}, 200)
+            tokens[who] = {"Authorization": answer["id_token"]}
+        seller, admin = tokens["seller"], tokens["admin"]
 
+        for title, body in listings.items():
+            answer = step(api, "POST", "/predict", {**body, "top_k": 3}, 200, seller)
+            show(title, answer)
+        admin_prediction = step(api, "POST", "/predict", {"designation": "Lampe"}, 200, admin)
+
+        page = step(api, "GET", "/logs?limit=10", None, 200, seller)
+        print(f"    the seller's log holds {len(page['items'])} predictions, newest first")
+        last = page["items"][0]
+        step(
+            api,
+            "POST",
+            "/feedback",
+            {"prediction_id": last["prediction_id"], "prdtypecode": 1140},
+            201,
+            seller,
+        )
+        admin_id = admin_prediction["prediction_id"]
+        step(api, "GET", f"/logs?user_id={user_of(api, admin)}", None, 403, seller)
+        step(api, "POST", "/feedback", {"prediction_id": admin_id, "prdtypecode": 10}, 404, seller)
+        step(api, "POST", "/products", {"designation": "Tapis", "prdtypecode": 1560}, 403, seller)
+        product = {
+            "product_id": "demo-rug-1",
+            "designation": "Tapis berbère 160x230",
+            "photo": photo_b64(1560, seed=9),
+            "prdtypecode": 1560,
+        }
+        added = step(api, "POST", "/products", product, 201, admin)
+        print(f"    stored for the next retraining: {added['record_key']}, {added['photo_key']}")
+
+
+def user_of(api: httpx.Client, headers: dict[str, str]) -> str:
+    """The caller's user id, as their own log shows it."""
+    return str(api.get("/logs?limit=1", headers=headers).json()["items"][0]["user_id"])
+
+
+def step(
+    api: httpx.Client,
+    method: str,
+    path: str,
+    body: dict[str, object] | None,
+    expected: int,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    answer = api.request(method, path, json=body, headers=headers)
+    note = "" if answer.status_code < 400 else f": {answer.json().get('message')}"
+    print(f"    {method} {path.split('?')[0]} -> {answer.status_code}{note}")
+    if answer.status_code != expected:
+        raise SystemExit(f"expected {expected}, got {answer.status_code}: {answer.text}")
+    result: dict[str, Any] = answer.json()
+    return result
 
 if __name__ == "__main__":
     main()

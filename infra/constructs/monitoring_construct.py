@@ -1,7 +1,10 @@
 """CloudWatch alarms to the on-call topic and the operations dashboard.
 
 Metric contract for the drift job (issue 5): namespace `prodcat`, metric `DriftScore`,
-dimensions `Stage=<stage>` and `Feature=overall` (one series per feature beside it).
+dimensions `Stage=<stage>` and `Feature=overall` (one series per feature beside it), and
+`DriftSampleSize` {Stage}; published once per drift check (sagemaker_jobs/drift.py).
+The API's Powertools metrics (namespace `prodcat`, dimensions `service`, `Stage`) give the
+low-confidence rate: `LowConfidence` is 1 when the top-1 probability is under 0.5, else 0.
 """
 
 from __future__ import annotations
@@ -25,7 +28,34 @@ PERIOD = Duration.minutes(5)
 DRIFT_NAMESPACE = "prodcat"
 DRIFT_METRIC = "DriftScore"
 ENDPOINT_VARIANT = "AllTraffic"
+DRIFT_FEATURES = (
+    "predicted_class",
+    "top1_confidence",
+    "text_length",
+    "language",
+    "photo",
+    "mode",
+)
+# The drift job publishes one datapoint per check (daily), so its alarm uses an hour's period and
+# keeps its state between checks (missing data: ignore): ALARM until a check says otherwise.
+DRIFT_PERIOD = Duration.hours(1)
+API_NAMESPACE = "prodcat"  # the API's Powertools metrics
+PREDICT_SERVICE = "prodcat-api-predict"  # Powertools `service` dimension of the predict Lambda
+# Share of predictions whose top-1 probability is under 0.5, over an hour with at least
+# LOW_CONFIDENCE_MIN_PREDICTIONS of them. A calibrated model that is right about 80% of the
+# time puts well under a quarter of its answers there; 0.4 is twice that: traffic it does not
+# know. (A candidate for cdk.json's `monitoring` settings.)
+LOW_CONFIDENCE_RATE_THRESHOLD = 0.4
+LOW_CONFIDENCE_MIN_PREDICTIONS = 20
+LOW_CONFIDENCE_PERIOD = Duration.hours(1)
 _MICROSECONDS_PER_MS = 1000  # SageMaker reports ModelLatency and ModelSetupTime in µs
+# The endpoint alarms the pipeline's UpdateEndpoint names for auto-rollback. Fixed names: the
+# pipeline stack cannot reference this stack's alarms (this stack depends on it).
+ROLLBACK_ALARMS = {"Endpoint5xx": "endpoint-5xx", "EndpointLatencyP99": "endpoint-latency-p99"}
+
+
+def rollback_alarm_names(stage: str) -> tuple[str, ...]:
+    return tuple(f"prodcat-{stage}-{suffix}" for suffix in ROLLBACK_ALARMS.values())
 
 
 @dataclass(frozen=True)
@@ -36,6 +66,8 @@ class MonitoredResources:
     endpoint_name: str
     state_machine: sfn.IStateMachine
     queues: Mapping[str, sqs.IQueue]
+    # The scheduled drift check's state machine (infra/constructs/drift_check_construct.py).
+    drift_check: sfn.IStateMachine | None = None
 
 
 class MonitoringConstruct(Construct):
@@ -50,6 +82,7 @@ class MonitoringConstruct(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
+        self._stage = resources.stage
         self._action = actions.SnsAction(topic)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         stage = resources.api.deployment_stage
@@ -61,12 +94,26 @@ class MonitoringConstruct(Construct):
         model_latency = _sagemaker("ModelLatency", endpoint, "p99")
         cold_start = _sagemaker("ModelSetupTime", endpoint, "p99")
         endpoint_5xx = _sagemaker("Invocation5XXErrors", endpoint, "Sum")
-        drift = cloudwatch.Metric(
+        drift = _drift(resources.stage, "overall")
+        drift_features: list[cloudwatch.IMetric] = [
+            _drift(resources.stage, f).with_(label=f) for f in DRIFT_FEATURES
+        ]
+        drift_samples = cloudwatch.Metric(
             namespace=DRIFT_NAMESPACE,
-            metric_name=DRIFT_METRIC,
-            dimensions_map={"Stage": resources.stage, "Feature": "overall"},
+            metric_name="DriftSampleSize",
+            dimensions_map={"Stage": resources.stage},
             statistic="Maximum",
-            period=PERIOD,
+            period=DRIFT_PERIOD,
+        )
+        low_confidence = cloudwatch.MathExpression(
+            # An hour with a handful of predictions says nothing about a rate: count it as 0.
+            expression=f"IF(predictions >= {LOW_CONFIDENCE_MIN_PREDICTIONS}, rate, 0)",
+            using_metrics={
+                "rate": _predict_metric("LowConfidence", resources.stage, "Average"),
+                "predictions": _predict_metric("LowConfidence", resources.stage, "SampleCount"),
+            },
+            label="Low-confidence rate (top-1 < 0.5)",
+            period=LOW_CONFIDENCE_PERIOD,
         )
         failed = cloudwatch.MathExpression(
             expression="failed + timedout + aborted",
@@ -116,8 +163,37 @@ class MonitoringConstruct(Construct):
             "DriftScore",
             drift,
             settings.drift_score_threshold,
-            "Input drift score (overall) above threshold",
+            "Drift score (PSI, max over features) of the last check above threshold; see the "
+            "per-feature scores on the dashboard and drift.json under models/reports/drift/",
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
         )
+        self._alarm(
+            "LowConfidenceRate",
+            low_confidence,
+            LOW_CONFIDENCE_RATE_THRESHOLD,
+            "Share of predictions with a top-1 probability under 0.5 above threshold",
+        )
+        if resources.drift_check is not None:
+            check = resources.drift_check
+            self._alarm(
+                "DriftCheckFailed",
+                cloudwatch.MathExpression(
+                    # Each series exists only when it happened: fill the others with 0 so
+                    # that the sum has a value whenever one of them does.
+                    expression="FILL(failed, 0) + FILL(timedout, 0) + FILL(aborted, 0)",
+                    using_metrics={
+                        "failed": check.metric_failed(statistic="Sum", period=PERIOD),
+                        "timedout": check.metric_timed_out(statistic="Sum", period=PERIOD),
+                        "aborted": check.metric_aborted(statistic="Sum", period=PERIOD),
+                    },
+                    label="Drift checks failed, timed out or aborted",
+                    period=PERIOD,
+                ),
+                0,
+                "The scheduled drift check failed (after its retries): drift is not measured",
+                evaluation_periods=1,
+            )
         self._alarm(
             "PipelineFailed",
             failed,
@@ -184,6 +260,11 @@ class MonitoringConstruct(Construct):
                     _graph("Drift score (overall)", [drift]),
                 ],
                 [
+                    _graph("Drift score per feature (PSI)", drift_features),
+                    _graph("Requests per drift check", [drift_samples]),
+                    _graph("Low-confidence rate", [low_confidence]),
+                ],
+                [
                     _graph(
                         "Pipeline runs",
                         [
@@ -203,6 +284,7 @@ class MonitoringConstruct(Construct):
         description: str,
         *,
         evaluation_periods: int | None = None,
+        treat_missing_data: cloudwatch.TreatMissingData | None = None,
     ) -> cloudwatch.Alarm:
         periods = evaluation_periods or self._settings.evaluation_periods
         alarm = cloudwatch.Alarm(
@@ -214,8 +296,13 @@ class MonitoringConstruct(Construct):
             evaluation_periods=periods,
             datapoints_to_alarm=periods,
             # Serverless and idle: no traffic means no datapoints, which is not an incident.
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            treat_missing_data=treat_missing_data or cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=description,
+            alarm_name=(
+                f"prodcat-{self._stage}-{ROLLBACK_ALARMS[name]}"
+                if name in ROLLBACK_ALARMS
+                else None
+            ),
         )
         alarm.add_alarm_action(self._action)
         alarm.add_ok_action(self._action)
@@ -230,6 +317,26 @@ def _sagemaker(metric_name: str, dimensions: dict[str, str], statistic: str) -> 
         dimensions_map=dimensions,
         statistic=statistic,
         period=PERIOD,
+    )
+
+
+def _drift(stage: str, feature: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=DRIFT_NAMESPACE,
+        metric_name=DRIFT_METRIC,
+        dimensions_map={"Stage": stage, "Feature": feature},
+        statistic="Maximum",
+        period=DRIFT_PERIOD,
+    )
+
+
+def _predict_metric(name: str, stage: str, statistic: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=API_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": PREDICT_SERVICE, "Stage": stage},
+        statistic=statistic,
+        period=LOW_CONFIDENCE_PERIOD,
     )
 
 

@@ -1,4 +1,5 @@
-"""Alarms, the dashboard, and (optionally) the drift alarm starting a retraining run."""
+"""Alarms, the dashboard, the scheduled drift check, and (optionally) the drift alarm starting
+a retraining run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import StageConfig
+from infra.constructs.data_lake_construct import DataLakeConstruct
+from infra.constructs.drift_check_construct import DriftCheckConstruct
 from infra.constructs.monitoring_construct import MonitoredResources, MonitoringConstruct
 from infra.constructs.nag import acknowledge
 from infra.stacks.api_stack import ApiStack
@@ -30,10 +33,19 @@ class MonitoringStack(Stack):
         ml: MlStack,
         pipeline: PipelineStack,
         api: ApiStack,
+        lake: DataLakeConstruct,
         **kwargs: Any,
     ):
         super().__init__(scope, construct_id, **kwargs)
         pipeline_construct = pipeline.pipeline
+        self.drift_check = DriftCheckConstruct(
+            self,
+            "DriftCheck",
+            config=config,
+            bucket=lake.bucket,
+            zones=lake.zones,
+            jobs_image=ml.images.jobs,
+        )
         self.monitoring = MonitoringConstruct(
             self,
             "Monitoring",
@@ -51,7 +63,9 @@ class MonitoringStack(Stack):
                 queues={
                     "ApiUndeliveredRecords": api.api.undelivered,
                     "PipelineTriggerDeadLetters": pipeline_construct.trigger_dlq,
+                    "DriftCheckTriggerDeadLetters": self.drift_check.trigger_dlq,
                 },
+                drift_check=self.drift_check.state_machine,
             ),
         )
         if config.pipeline.retrain_on_drift:

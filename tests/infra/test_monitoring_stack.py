@@ -30,7 +30,7 @@ def _dims(alarm: dict[str, Any]) -> dict[str, str]:
         ("EndpointLatencyP99", "AWS/SageMaker", "ModelLatency", "p99", 2_000_000),
         ("EndpointColdStartP99", "AWS/SageMaker", "ModelSetupTime", "p99", 20_000_000),
         ("Endpoint5xx", "AWS/SageMaker", "Invocation5XXErrors", "Sum", 0),
-        ("DriftScore", "prodcat", "DriftScore", "Maximum", 0.2),
+        # DriftScore is scheduled, not streamed: tests/infra/test_drift_check.py.
         ("PredictLambdaErrors", "AWS/Lambda", "Errors", "Sum", 0),
         ("PredictLambdaThrottles", "AWS/Lambda", "Throttles", "Sum", 0),
         ("GateLambdaErrors", "AWS/Lambda", "Errors", "Sum", 0),
@@ -72,6 +72,9 @@ def test_every_alarm_notifies_on_call_both_ways(synth: Synth) -> None:
         "PipelineFailed",
         "ApiUndeliveredRecordsNotEmpty",
         "PipelineTriggerDeadLettersNotEmpty",
+        "LowConfidenceRate",
+        "DriftCheckFailed",
+        "DriftCheckTriggerDeadLettersNotEmpty",
     }
     for function in ("Auth", "Predict", "Logs", "Products", "Feedback", "Gate"):
         expected |= {f"{function}LambdaErrors", f"{function}LambdaThrottles"}
