@@ -22,6 +22,8 @@ IMAGE_CONTEXT = (
     "!prodcat",
     "!inference",
     "!sagemaker_jobs",
+    "!lambdas",
+    "lambdas/local",
     "**/__pycache__",
     "**/*.pyc",
 )

@@ -10,6 +10,8 @@ and response formats. One request at a time reaches the handler, as in one Lambd
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import json
 import re
 import threading
@@ -211,6 +213,8 @@ class LocalGateway:
     stage: str = "local"
     throttle: TokenBucket = field(default_factory=lambda: TokenBucket(rate=20, burst=40))
     openapi: Callable[[], dict[str, Any]] | None = None
+    # Receives what the handler printed (its EMF metrics); None leaves stdout alone.
+    printed: Callable[[str], None] | None = None
     _invoke_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app(self) -> Starlette:
@@ -287,7 +291,13 @@ class LocalGateway:
 
     def _invoke(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         with self._invoke_lock:  # one Lambda instance: Powertools keeps per-request globals
-            return self.handler(event, context)
+            if self.printed is None:
+                return self.handler(event, context)
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                result = self.handler(event, context)
+            self.printed(out.getvalue())
+            return result
 
 
 def _to_response(result: dict[str, Any]) -> Response:

@@ -4,7 +4,7 @@
   the CDK app creates (same keys, groups and client auth flows);
 - the SageMaker runtime from `LocalEndpoints`, serving a model trained here (or the one given);
 - the API handlers behind `LocalGateway`, configured by the same environment variables the
-  stack sets on the Lambdas.
+  stack sets on the Lambdas; the metrics they print (EMF) are published to the local CloudWatch.
 
 boto3 finds the local services through AWS_ENDPOINT_URL (one per process), so the handlers run
 unchanged. Use it as a context manager, or `prodcat local up` from the shell.
@@ -17,6 +17,7 @@ import os
 import secrets
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ import uvicorn
 from inference.local import free_port
 from lambdas.local.endpoints import LocalEndpoints
 from lambdas.local.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
+from lambdas.local.metrics import publish_emf
 
 REGION = "eu-west-3"
 ENDPOINT_NAME = "prodcat-local"
@@ -167,7 +169,6 @@ def create_resources(stage: str = "local") -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": "prodcat-api-local",
         "POWERTOOLS_METRICS_NAMESPACE": "prodcat",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would go to stdout, nowhere useful
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "PRODCAT_SWAGGER": "1",
     }
@@ -219,6 +220,8 @@ class LocalStack:
 
         moto_port = free_port()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request
+        # Routes without metrics of their own make Powertools warn on every call.
+        warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         moto.start()
         self._exit.callback(moto.stop)
@@ -255,6 +258,7 @@ class LocalStack:
             api_key=api_key,
             throttle=self._throttle,
             openapi=lambda: document(app),
+            printed=publish_emf,
         )
         api_url = self._exit.enter_context(serve_app(gateway.app(), self._port, name="gateway"))
         self.resources = LocalResources(

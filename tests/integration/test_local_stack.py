@@ -311,3 +311,15 @@ def test_a_photo_the_model_cannot_decode_is_400_from_the_endpoint(
     )
     assert answer.status_code == 400, answer.text
     assert "photo" in answer.json()["message"]
+
+
+def test_the_handlers_metrics_reach_the_local_cloudwatch(http: httpx.Client, users: Users) -> None:
+    assert (
+        http.post("/predict", json={"designation": "Lampe"}, headers=users.seller).status_code
+        == 200
+    )
+    listed = boto3.client("cloudwatch").list_metrics(Namespace="prodcat")["Metrics"]
+    names = {m["MetricName"] for m in listed}
+    assert {"PredictLatency", "Top1Confidence", "LowConfidence", "PredictedClass"} <= names
+    classes = [m for m in listed if m["MetricName"] == "PredictedClass"]
+    assert all({"Stage", "ProductType"} <= {d["Name"] for d in m["Dimensions"]} for m in classes)
