@@ -20,6 +20,8 @@ from infra.constructs.retention import retention
 # Powertools and pydantic come from the layer, boto3 from the runtime.
 LAMBDA_SOURCE = (
     "*",
+    ".*",  # glob's "*" skips dot-files: .venv, .env and the tool caches stay out too
+    "**/.*",
     "!lambdas",
     "!lambdas/**",
     "lambdas/local",

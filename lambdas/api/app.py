@@ -41,9 +41,11 @@ from lambdas.api.models import (
 )
 from lambdas.api.settings import settings
 
+METRICS_NAMESPACE = "prodcat"  # the alarms and the dashboard read this namespace
+
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
+metrics = Metrics(namespace=METRICS_NAMESPACE)
 # Browsers on the marketplace's origins read the answers (preflight is API Gateway's).
 _ORIGINS = [o for o in os.environ.get("CORS_ALLOWED_ORIGINS", "").split(",") if o]
 app = APIGatewayRestResolver(
@@ -186,10 +188,6 @@ def handle_delete_product(
 def handle_feedback(body: Annotated[FeedbackIn, Body()]) -> FeedbackStored:
     """The product type the seller finally chose for one of their predictions."""
     return feedback.give_feedback(body, caller(), settings())
-
-
-if os.environ.get("PRODCAT_SWAGGER") == "1":  # the local stack only; API Gateway routes no /swagger
-    app.enable_swagger(path="/swagger", title="prodcat API", version="1")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

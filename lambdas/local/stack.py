@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import uvicorn
 
 from inference.local import free_port
@@ -170,7 +171,6 @@ def create_resources(stage: str = "local") -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "prodcat",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "PRODCAT_SWAGGER": "1",
     }
 
 
@@ -226,6 +226,9 @@ class LocalStack:
         moto.start()
         self._exit.callback(moto.stop)
         moto_url = f"http://127.0.0.1:{moto_port}"
+        # moto keeps its state per process, not per server: start and leave with a clean slate.
+        httpx.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
+        self._exit.callback(lambda: httpx.post(f"{moto_url}/moto-api/reset", timeout=10))
         runtime_url = self._exit.enter_context(serve_app(self.endpoints.app(), name="sagemaker"))
         self._exit.callback(self.endpoints.close)
         self._exit.enter_context(_environment(_aws_environment(moto_url, runtime_url)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from conftest import Api
+from api_harness import Api
 
 from lambdas.api.errors import Forbidden, Unauthorized
 from lambdas.api.identity import caller_from_event, parse_groups

@@ -6,7 +6,7 @@ import base64
 import io
 
 import boto3
-from conftest import Api, s3_json, s3_keys
+from api_harness import Api, s3_json, s3_keys
 from PIL import Image
 
 

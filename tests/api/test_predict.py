@@ -10,8 +10,8 @@ from typing import Any
 
 import boto3
 import pytest
+from api_harness import Api, client_error, s3_json, s3_keys
 from botocore.exceptions import ReadTimeoutError
-from conftest import Api, client_error, s3_json, s3_keys
 from PIL import Image
 
 from lambdas.api.models import MAX_PHOTO_BYTES

@@ -183,8 +183,11 @@ def test_each_route_group_writes_only_its_own_data(synth: Synth) -> None:
 
 
 def test_lambda_asset_holds_the_api_and_what_it_imports_but_not_the_model(synth: Synth) -> None:
-    (asset,) = [d for d in synth.asset_dirs if (d / "lambdas" / "api" / "app.py").exists()]
-    files = {str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file()}
+    functions = resources(_api(synth), "AWS::Lambda::Function").values()
+    hashes = {f["Properties"]["Code"]["S3Key"].removesuffix(".zip") for f in functions}
+    assets = [synth.outdir / f"asset.{h}" for h in hashes]
+    assert assets and all((a / "lambdas" / "api" / "app.py").exists() for a in assets)
+    files = {str(p.relative_to(a)) for a in assets for p in a.rglob("*") if p.is_file()}
     assert {"prodcat/taxonomy.py", "inference/schema.py", "lambdas/api/records.py"} <= files
     assert not any(f.startswith("lambdas/local/") for f in files)  # the local stack stays home
     assert not {"prodcat/model.py", "inference/server.py", "pyproject.toml"} & files
