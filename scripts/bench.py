@@ -17,6 +17,8 @@ import numpy as np
 from inference.local import running_server
 from inference.predictor import Predictor
 from inference.schema import Listing as Request
+from lambdas.local.gateway import TokenBucket
+from lambdas.local.stack import LocalStack
 from prodcat.data import Listing, load_listings
 from prodcat.evaluation import evaluate
 from prodcat.metrics import classification_metrics
@@ -32,6 +34,31 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
         "p50_ms": round(float(np.median(ms)), 2),
         "p99_ms": round(float(np.percentile(ms, 99)), 2),
     }
+
+
+def api_latency(model_dir: Path, bodies: dict[str, list[dict[str, str]]]) -> dict[str, dict]:
+    """POST /predict through the local stack: gateway, token check, handler, endpoint, and the
+    request log and capture writes (moto): what the website waits for, less the network."""
+    with LocalStack(model_dir, throttle=TokenBucket(rate=10_000, burst=10_000)) as stack:
+        assert stack.resources is not None
+        api = httpx.Client(
+            base_url=stack.resources.api_url,
+            headers={"x-api-key": stack.resources.api_key},
+            timeout=60,
+        )
+        user = {"email": "bench@example.com", "password": "Bench-passw0rd-1"}
+        api.post("/register", json=user).raise_for_status()
+        api.post("/confirm", json={"email": user["email"], "code": "0"}).raise_for_status()
+        token = api.post("/login", json=user).json()["id_token"]
+        out = {}
+        for mode, reqs in bodies.items():
+            samples = []
+            for body in reqs:
+                t = time.perf_counter()
+                api.post("/predict", json=body, headers={"Authorization": token}).raise_for_status()
+                samples.append(time.perf_counter() - t)
+            out[mode] = percentiles(samples)
+        return out
 
 
 def main() -> None:
@@ -119,6 +146,8 @@ def main() -> None:
             throughput[mode] = round(
                 rounds * len(batch["instances"]) / (time.perf_counter() - t), 1
             )
+
+    latency["api"] = api_latency(args.work / "model", bodies)
 
     load_times = []
     for _ in range(5):

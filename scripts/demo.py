@@ -141,5 +141,6 @@ def step(
     result: dict[str, Any] = answer.json()
     return result
 
+
 if __name__ == "__main__":
     main()
