@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -21,22 +22,30 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(
-    model_dir: Path, port: int | None = None, timeout: float = 60.0
+def serve_app(
+    app: Any, port: int | None = None, name: str = "server", timeout: float = 60.0
 ) -> Iterator[str]:
-    """Yields the base URL once /ping answers; stops the server cleanly on exit."""
+    """Serve an ASGI app on 127.0.0.1 in a thread; yields its URL once it listens, stops it on
+    exit. The inference server, and the local stack's gateway and endpoints, run this way."""
     port = port or free_port()
-    config = uvicorn.Config(create_app(model_dir), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="prodcat-inference", daemon=True)
+    thread = threading.Thread(target=server.run, name=f"prodcat-{name}", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the inference server did not start")
-        time.sleep(0.05)
+            raise RuntimeError(f"the local {name} did not start on port {port}")
+        time.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def running_server(model_dir: Path, port: int | None = None) -> Iterator[str]:
+    """The inference server for `model_dir`; yields the base URL once it answers."""
+    with serve_app(create_app(model_dir), port, name="inference") as url:
+        yield url

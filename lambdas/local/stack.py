@@ -15,20 +15,17 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import threading
 import time
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import boto3
 import httpx
-import uvicorn
 
-from inference.local import free_port
+from inference.local import free_port, serve_app
 from lambdas.local.endpoints import LocalEndpoints
 from lambdas.local.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
 from lambdas.local.metrics import publish_emf
@@ -52,27 +49,6 @@ class LocalResources:
     products_table: str
     queue_url: str
     endpoint_name: str
-
-
-@contextmanager
-def serve_app(app: Any, port: int | None = None, name: str = "server") -> Iterator[str]:
-    """Serve an ASGI app on 127.0.0.1 in a thread; yields its URL, stops it on exit."""
-    port = port or free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=30)
-    )
-    thread = threading.Thread(target=server.run, name=name, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the local {name} did not start on port {port}")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _aws_environment(moto_url: str, runtime_url: str) -> dict[str, str]:
