@@ -74,6 +74,21 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pipeline_start(args: argparse.Namespace) -> int:
+    # The retraining state machine of a deployed stage (step_functions/trigger.py).
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from step_functions.trigger import start_run
+
+    try:
+        run = start_run(args.stage, state_machine=args.state_machine_arn)
+    except (BotoCoreError, ClientError) as exc:
+        print(f"prodcat pipeline start: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(run.model_dump(), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prodcat", description=__doc__)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -132,6 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--model-dir", type=Path, help="a trained model (default: train one on a sample catalog)"
     )
     p.set_defaults(func=cmd_local_up)
+
+    pipeline = sub.add_parser("pipeline", help="the retraining pipeline of a deployed stage")
+    pipeline_sub = pipeline.add_subparsers(dest="pipeline_command", required=True)
+    p = pipeline_sub.add_parser(
+        "start", help="start a retraining run now (refused by the run if one is in progress)"
+    )
+    p.add_argument("--stage", required=True, help="the cdk.json stage, e.g. dev")
+    p.add_argument(
+        "--state-machine-arn", help="default: prodcat-<stage>-retrain in the caller's account"
+    )
+    p.set_defaults(func=cmd_pipeline_start)
     return parser
 
 

@@ -2,15 +2,29 @@
 
 Pure Python, no CDK: the pipeline construct renders it with `json.dumps` and fills the
 ``${Placeholder}`` names in `PLACEHOLDERS` with deploy-time values (bucket, roles, images,
-function and topic ARNs) through CloudFormation definition substitutions; tests (asl-validator,
-moto's interpreter) use the same dict. Static settings (instance types, serverless memory,
-gate policy) are rendered in from `PipelineDefinitionSettings`.
+function and topic ARNs, code version) through CloudFormation definition substitutions; tests
+(asl-validator, moto's interpreter through step_functions/render.py) use the same dict. Static
+settings (instance types, serverless memory, gate policy, rollback alarms) are rendered in from
+`PipelineDefinitionSettings`.
 
-Flow: NameRun -> PlanRun -> Prepare (processing) -> Train (training) -> LookupChampion ->
-[Evaluate challenger, and the champion on the *same* test set when one exists] -> Gate (Lambda)
--> Register (Model Package Group, Approved/Rejected) -> CreateModel -> CreateEndpointConfig
-(serverless) -> Create or Update the endpoint -> wait until InService -> notify.
-Every SageMaker task retries with backoff and catches into NotifyFailure (SNS) -> Fail.
+Flow:
+  NameRun -> PlanRun -> ListRunningRuns -> (another, older run is RUNNING: NotifyAlreadyRunning
+  -> AlreadyRunning) -> Prepare (processing: raw zone -> curated/<run>/, dataset.json) ->
+  ReadDataset -> Train -> LookupChampion -> [Evaluate challenger, and the champion on the *same*
+  test rows when one exists] -> Gate (Lambda) ->
+  rejected: RegisterRejected -> NotifyRejected -> NotPromoted
+  promoted: RegisterCandidate (PendingManualApproval) -> CreateModel -> CreateEndpointConfig ->
+    CreateEndpoint, or RememberPreviousConfig -> UpdateEndpoint (blue/green, auto-rollback
+    alarms) -> wait until InService -> SmokeTest (Lambda) -> ApproveChallenger -> publish
+    metrics.json and baseline.json under models/production/ -> NotifyDeployed -> Deployed
+  deploy or smoke test failed: RejectChallenger -> back to the previous endpoint config (or
+    delete the endpoint a first deploy created) -> NotifyRolledBack -> RolledBack
+Every SageMaker task retries with backoff and catches (into NotifyFailure -> PipelineFailed);
+every terminal state is preceded by a notification to the on-call topic that says what happened
+with links to the execution and the artefacts.
+
+The champion is the newest *Approved* package of the group, and a package is approved only once
+it serves and passed the smoke test: the champion is always the model in production.
 """
 
 from __future__ import annotations
@@ -30,8 +44,10 @@ PLACEHOLDERS = (
     "ModelRoleArn",
     "JobsImageUri",
     "ServingImageUri",
+    "CodeVersion",
     "ModelPackageGroupName",
     "GateFunctionArn",
+    "SmokeFunctionArn",
     "OnCallTopicArn",
 )
 
@@ -42,12 +58,23 @@ EVALUATE_MODEL = "/opt/ml/processing/model"
 EVALUATE_TEST = "/opt/ml/processing/test"
 EVALUATE_OUTPUT = "/opt/ml/processing/evaluation"
 
+# The production model's reports at fixed keys: the drift job reads the baseline there.
+PRODUCTION_PREFIX = "models/production/"
+PRODUCTION_METRICS_KEY = f"{PRODUCTION_PREFIX}metrics.json"
+PRODUCTION_BASELINE_KEY = f"{PRODUCTION_PREFIX}baseline.json"
+DATASET_MANIFEST = "dataset.json"  # sagemaker_jobs/prepare.py writes it
+SMOKE_CASES = "smoke_cases.json"  # sagemaker_jobs/smoke_cases.py writes it
+
+# What DescribeEndpoint says when a deploy will not become InService on its own.
+_ENDPOINT_BROKEN = ("Failed", "OutOfService", "UpdateRollbackFailed")
+
 # 8 + 12 hex digits of the run's UUID: unique per run, short enough for SageMaker's 63-char
 # names with a prefix, a kind and the retry count.
 _SHORT_ID = (
     "States.Format('{}{}', States.ArrayGetItem(States.StringSplit($.run.id, '-'), 0), "
     "States.ArrayGetItem(States.StringSplit($.run.id, '-'), 4))"
 )
+_REGION = "States.ArrayGetItem(States.StringSplit($$.Execution.Id, ':'), 3)"
 
 
 class JobResources(BaseModel):
@@ -78,6 +105,17 @@ class GatePolicy(BaseModel):
     max_ece: float
 
 
+class DeploySettings(BaseModel):
+    """UpdateEndpoint's blue/green policy. The old fleet keeps serving until the new one is
+    healthy and the bake time is over; an alarm in ALARM during the bake rolls SageMaker back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rollback_alarm_names: tuple[str, ...] = Field(min_length=1, max_length=10)
+    bake_seconds: int = Field(default=600, ge=0, le=3600)
+    timeout_seconds: int = Field(default=3600, ge=600, le=28800)
+
+
 class PipelineDefinitionSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -92,6 +130,10 @@ class PipelineDefinitionSettings(BaseModel):
     hyperparameters: dict[str, str]
     serverless: ServerlessSettings
     gate: GatePolicy
+    deploy: DeploySettings
+    test_share: float = Field(default=0.15, gt=0, lt=0.5)
+    validation_share: float = Field(default=0.0, ge=0, lt=0.5)
+    smoke_cases: int = Field(default=8, ge=1, le=32)
     training_retry_attempts: int = Field(default=2, ge=0, le=30)
     endpoint_poll_seconds: int = Field(default=60, ge=5)
 
@@ -128,8 +170,26 @@ def _api_retry() -> list[dict[str, Any]]:
     ]
 
 
-def _catch() -> list[dict[str, Any]]:
-    return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]
+def _lambda_retry() -> list[dict[str, Any]]:
+    # Only the Lambda service's own transient errors: a function error is an answer.
+    return [
+        {
+            "ErrorEquals": [
+                "Lambda.ServiceException",
+                "Lambda.AWSLambdaException",
+                "Lambda.SdkClientException",
+                "Lambda.TooManyRequestsException",
+            ],
+            "IntervalSeconds": 2,
+            "MaxAttempts": 6,
+            "BackoffRate": 2.0,
+            "JitterStrategy": "FULL",
+        }
+    ]
+
+
+def _catch(next_state: str = "NotifyFailure") -> list[dict[str, Any]]:
+    return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": next_state}]
 
 
 def _job_name(settings: PipelineDefinitionSettings, kind: str) -> str:
@@ -148,15 +208,22 @@ def _processing_job(
     role: str,
     inputs: list[dict[str, Any]],
     outputs: list[dict[str, Any]],
+    arguments: list[str] | None = None,
 ) -> dict[str, Any]:
+    app: dict[str, Any] = {
+        "ImageUri": _sub("JobsImageUri"),
+        "ContainerEntrypoint": ["python", "-m", module],
+    }
+    if arguments:
+        app["ContainerArguments"] = arguments
     return {
         "ProcessingJobName.$": _job_name(settings, kind),
         "RoleArn": _sub(role),
-        "AppSpecification": {
-            "ImageUri": _sub("JobsImageUri"),
-            "ContainerEntrypoint": ["python", "-m", module],
+        "AppSpecification": app,
+        "Environment": {
+            "PRODCAT_RUN_ID.$": "$.run.id",
+            "PRODCAT_CODE_VERSION": _sub("CodeVersion"),
         },
-        "Environment": {"PRODCAT_RUN_ID.$": "$.run.id"},
         "ProcessingInputs": inputs,
         "ProcessingOutputConfig": {"Outputs": outputs},
         "ProcessingResources": {
@@ -194,20 +261,24 @@ def _evaluate_state(
     settings: PipelineDefinitionSettings, *, who: str, model_path: str, next_state: str | None
 ) -> State:
     reports = f"$.run.{who}_report_uri"
+    # Only the challenger needs known listings for the smoke test after its deploy.
+    smoke = settings.smoke_cases if who == "challenger" else 0
     state: State = {
         "Type": "Task",
-        "Comment": f"Evaluate the {who} on this run's test split (metrics.json, baseline.json).",
+        "Comment": f"Evaluate the {who} on this run's test split (metrics.json, baseline.json"
+        + (", smoke_cases.json)." if smoke else ")."),
         "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
         "Parameters": _processing_job(
             settings,
             kind="ev" + who[:3],
-            module="sagemaker_jobs.evaluate",
+            module="sagemaker_jobs.pipeline_evaluate",
             role="EvaluateRoleArn",
             inputs=[
                 _s3_input("model", model_path, EVALUATE_MODEL),
                 _s3_input("test", "$.run.test_uri", EVALUATE_TEST),
             ],
             outputs=[_s3_output("evaluation", reports, EVALUATE_OUTPUT)],
+            arguments=["--smoke-cases", str(smoke)],
         ),
         "ResultSelector": {"job_name.$": "$.ProcessingJobName"},
         "ResultPath": f"$.{who}_evaluation",
@@ -235,49 +306,149 @@ def _notify(subject: str, message_format: str, args: str, next_state: str) -> St
     }
 
 
-def build_definition(settings: PipelineDefinitionSettings) -> dict[str, Any]:
-    """Return the state machine definition (ASL, JSONPath) for these settings."""
-    bucket = _sub("DataLakeBucket")
-    serverless: dict[str, Any] = {
-        "MemorySizeInMB": settings.serverless.memory_size_mb,
-        "MaxConcurrency": settings.serverless.max_concurrency,
+def _aws(
+    resource: str,
+    parameters: dict[str, Any],
+    next_state: str,
+    *,
+    result_selector: dict[str, Any] | None = None,
+    result_path: str | None = None,
+    catch_into: str = "NotifyFailure",
+    comment: str | None = None,
+) -> State:
+    """A request-response AWS call with the API retry and a catch."""
+    state: State = {"Type": "Task"}
+    if comment:
+        state["Comment"] = comment
+    state |= {"Resource": resource, "Parameters": parameters}
+    if result_selector is not None:
+        state["ResultSelector"] = result_selector
+    state |= {
+        "ResultPath": result_path,
+        "Retry": _api_retry(),
+        "Catch": _catch(catch_into),
+        "Next": next_state,
     }
-    if settings.serverless.provisioned_concurrency is not None:
-        serverless["ProvisionedConcurrency"] = settings.serverless.provisioned_concurrency
+    return state
 
-    states: dict[str, State] = {
-        "NameRun": {
-            "Type": "Pass",
-            "Comment": "One id per run: names every job, data version and model of this run.",
-            "Parameters": {"id.$": "States.UUID()", "execution.$": "$$.Execution.Id"},
-            "ResultPath": "$.run",
-            "Next": "PlanRun",
+
+def _endpoint_is(status: str) -> dict[str, Any]:
+    return {"Variable": "$.endpoint.status", "StringEquals": status}
+
+
+def _endpoint_broken() -> dict[str, Any]:
+    return {"Or": [_endpoint_is(status) for status in _ENDPOINT_BROKEN]}
+
+
+def _failure(error: str, cause_format: str, args: str, next_state: str) -> State:
+    """Record a failure the state machine detected itself, the way a Catch records one."""
+    return {
+        "Type": "Pass",
+        "Parameters": {"Error": error, "Cause.$": f"States.Format('{cause_format}', {args})"},
+        "ResultPath": "$.error",
+        "Next": next_state,
+    }
+
+
+def _run_plan(settings: PipelineDefinitionSettings, bucket: str) -> State:
+    def run_uri(prefix: str, suffix: str) -> str:
+        return f"States.Format('s3://{bucket}/{prefix}{{}}/{suffix}', $.run.id)"
+
+    return {
+        "Type": "Pass",
+        "Comment": "Every name and location of this run, derived once from its id.",
+        "Parameters": {
+            "id.$": "$.run.id",
+            "execution.$": "$$.Execution.Id",
+            "short_id.$": _SHORT_ID,
+            "endpoint_config_name.$": f"States.Format('{settings.name_prefix}-{{}}', {_SHORT_ID})",
+            "raw_uri": f"s3://{bucket}/{settings.raw_prefix}",
+            "curated_uri.$": run_uri(settings.curated_prefix, ""),
+            "train_uri.$": run_uri(settings.curated_prefix, "train/"),
+            "test_uri.$": run_uri(settings.curated_prefix, "test/"),
+            "dataset_key.$": f"States.Format('{settings.curated_prefix}{{}}/{DATASET_MANIFEST}', "
+            "$.run.id)",
+            "challenger_report_uri.$": run_uri(settings.reports_prefix, "challenger/"),
+            "champion_report_uri.$": run_uri(settings.reports_prefix, "champion/"),
+            "challenger_report_key.$": f"States.Format('{settings.reports_prefix}{{}}/challenger/'"
+            ", $.run.id)",
+            "console_url.$": "States.Format('https://{}.console.aws.amazon.com/states/home?"
+            f"region={{}}#/v2/executions/details/{{}}', {_REGION}, {_REGION}, $$.Execution.Id)",
         },
-        "PlanRun": {
+        "ResultPath": "$.run",
+        "Next": "ListRunningRuns",
+    }
+
+
+def _guard_states(settings: PipelineDefinitionSettings) -> dict[str, State]:
+    """Two runs never overlap: the oldest RUNNING execution goes on, any other stops here.
+
+    ListExecutions lists the newest first, so the last ARN is the oldest run. Two runs started
+    together both see each other and only the older one goes on; a run is refused before it
+    has created anything.
+    """
+    return {
+        "ListRunningRuns": _aws(
+            "arn:aws:states:::aws-sdk:sfn:listExecutions",
+            {
+                "StateMachineArn.$": "$$.StateMachine.Id",
+                "StatusFilter": "RUNNING",
+                "MaxResults": 100,
+            },
+            "AnotherRunActive?",
+            result_selector={"running.$": "$.Executions[*].ExecutionArn"},
+            result_path="$.guard",
+            comment="Two runs never overlap: look for executions of this state machine.",
+        ),
+        "AnotherRunActive?": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.guard.running[1]", "IsPresent": True, "Next": "FindOldestRun"}
+            ],
+            "Default": "Prepare",
+        },
+        "FindOldestRun": {
             "Type": "Pass",
             "Parameters": {
-                "id.$": "$.run.id",
-                "short_id.$": _SHORT_ID,
-                "endpoint_config_name.$": f"States.Format('{settings.name_prefix}-{{}}', "
-                f"{_SHORT_ID})",
-                "raw_uri": f"s3://{bucket}/{settings.raw_prefix}",
-                "curated_uri.$": f"States.Format('s3://{bucket}/{settings.curated_prefix}{{}}/', "
-                "$.run.id)",
-                "train_uri.$": f"States.Format('s3://{bucket}/{settings.curated_prefix}{{}}/train/'"
-                ", $.run.id)",
-                "test_uri.$": f"States.Format('s3://{bucket}/{settings.curated_prefix}{{}}/test/', "
-                "$.run.id)",
-                "challenger_report_uri.$": f"States.Format('s3://{bucket}/"
-                f"{settings.reports_prefix}{{}}/challenger/', $.run.id)",
-                "champion_report_uri.$": f"States.Format('s3://{bucket}/"
-                f"{settings.reports_prefix}{{}}/champion/', $.run.id)",
+                "running.$": "$.guard.running",
+                "oldest.$": "States.ArrayGetItem($.guard.running, "
+                "States.MathAdd(States.ArrayLength($.guard.running), -1))",
             },
-            "ResultPath": "$.run",
-            "Next": "Prepare",
+            "ResultPath": "$.guard",
+            "Next": "OlderRunActive?",
         },
+        "OlderRunActive?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.guard.oldest",
+                    "StringEqualsPath": "$.run.execution",
+                    "Next": "Prepare",
+                }
+            ],
+            "Default": "NotifyAlreadyRunning",
+        },
+        "NotifyAlreadyRunning": _notify(
+            f"prodcat {settings.name_prefix}: retraining run refused",
+            "Run {} was not started: run {} is still in progress and two runs never overlap. "
+            "Nothing was trained or deployed; start it again once that run has ended. "
+            "Execution: {}",
+            "$.run.id, $.guard.oldest, $.run.console_url",
+            "AlreadyRunning",
+        ),
+        "AlreadyRunning": {
+            "Type": "Succeed",
+            "Comment": "Not a failure: the run in progress carries on (a Fail here would page "
+            "on-call a second time through the PipelineFailed alarm).",
+        },
+    }
+
+
+def _train_states(settings: PipelineDefinitionSettings, bucket: str) -> dict[str, State]:
+    return {
         "Prepare": {
             "Type": "Task",
-            "Comment": "Build this run's versioned training set (train/validation/test by id).",
+            "Comment": "Build this run's versioned training set (train/test by id, dataset.json).",
             "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
             "Parameters": _processing_job(
                 settings,
@@ -286,13 +457,29 @@ def build_definition(settings: PipelineDefinitionSettings) -> dict[str, Any]:
                 role="PrepareRoleArn",
                 inputs=[_s3_input("raw", "$.run.raw_uri", PREPARE_INPUT)],
                 outputs=[_s3_output("curated", "$.run.curated_uri", PREPARE_OUTPUT)],
+                arguments=[
+                    "--test-share",
+                    str(settings.test_share),
+                    "--validation-share",
+                    str(settings.validation_share),
+                    "--raw-prefix",
+                    settings.raw_prefix,
+                ],
             ),
             "ResultSelector": {"job_name.$": "$.ProcessingJobName"},
             "ResultPath": "$.prepare",
             "Retry": _job_retry(),
             "Catch": _catch(),
-            "Next": "Train",
+            "Next": "ReadDataset",
         },
+        "ReadDataset": _aws(
+            "arn:aws:states:::aws-sdk:s3:getObject",
+            {"Bucket": bucket, "Key.$": "$.run.dataset_key"},
+            "Train",
+            result_selector={"manifest.$": "States.StringToJson($.Body)"},
+            result_path="$.dataset",
+            comment="The data version and code version of the training set, for the registry.",
+        ),
         "Train": {
             "Type": "Task",
             "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
@@ -325,7 +512,10 @@ def build_definition(settings: PipelineDefinitionSettings) -> dict[str, Any]:
                 },
                 "StoppingCondition": {"MaxRuntimeInSeconds": settings.training.max_runtime_seconds},
                 "RetryStrategy": {"MaximumRetryAttempts": max(settings.training_retry_attempts, 1)},
-                "Environment": {"PRODCAT_RUN_ID.$": "$.run.id"},
+                "Environment": {
+                    "PRODCAT_RUN_ID.$": "$.run.id",
+                    "PRODCAT_CODE_VERSION": _sub("CodeVersion"),
+                },
             },
             "ResultSelector": {
                 "job_name.$": "$.TrainingJobName",
@@ -336,47 +526,48 @@ def build_definition(settings: PipelineDefinitionSettings) -> dict[str, Any]:
             "Catch": _catch(),
             "Next": "LookupChampion",
         },
-        "LookupChampion": {
-            "Type": "Task",
-            "Comment": "The champion is the newest Approved package in the group, if any.",
-            "Resource": "arn:aws:states:::aws-sdk:sagemaker:listModelPackages",
-            "Parameters": {
+    }
+
+
+def _evaluate_states(settings: PipelineDefinitionSettings) -> dict[str, State]:
+    return {
+        "LookupChampion": _aws(
+            "arn:aws:states:::aws-sdk:sagemaker:listModelPackages",
+            {
                 "ModelPackageGroupName": _sub("ModelPackageGroupName"),
                 "ModelApprovalStatus": "Approved",
                 "SortBy": "CreationTime",
                 "SortOrder": "Descending",
                 "MaxResults": 1,
             },
-            "ResultSelector": {"packages.$": "$.ModelPackageSummaryList"},
-            "ResultPath": "$.champion_lookup",
-            "Retry": _api_retry(),
-            "Catch": _catch(),
-            "Next": "HasChampion",
-        },
+            "HasChampion",
+            result_selector={"arns.$": "$.ModelPackageSummaryList[*].ModelPackageArn"},
+            result_path="$.champion_lookup",
+            comment="The champion is the newest Approved package: the model in production.",
+        ),
         "HasChampion": {
             "Type": "Choice",
             "Choices": [
                 {
-                    "Variable": "$.champion_lookup.packages[0]",
+                    "Variable": "$.champion_lookup.arns[0]",
                     "IsPresent": True,
                     "Next": "DescribeChampion",
                 }
             ],
             "Default": "EvaluateFirstModel",
         },
-        "DescribeChampion": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
-            "Parameters": {"ModelPackageName.$": "$.champion_lookup.packages[0].ModelPackageArn"},
-            "ResultSelector": {
+        "DescribeChampion": _aws(
+            "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
+            {"ModelPackageName.$": "$.champion_lookup.arns[0]"},
+            "EvaluateBoth",
+            result_selector={
                 "arn.$": "$.ModelPackageArn",
-                "model_data_url.$": "$.InferenceSpecification.Containers[0].ModelDataUrl",
+                # Not `Containers[0].ModelDataUrl`: moto's JSONPath answers a list for a field
+                # under an index; the intrinsic reads the same in both.
+                "container.$": "States.ArrayGetItem($.InferenceSpecification.Containers, 0)",
             },
-            "ResultPath": "$.champion",
-            "Retry": _api_retry(),
-            "Catch": _catch(),
-            "Next": "EvaluateBoth",
-        },
+            result_path="$.champion",
+        ),
         "EvaluateBoth": {
             "Type": "Parallel",
             "Comment": "Challenger and champion on the same test rows: the gate compares like "
@@ -399,7 +590,7 @@ def build_definition(settings: PipelineDefinitionSettings) -> dict[str, Any]:
                         "EvaluateChampion": _evaluate_state(
                             settings,
                             who="champion",
-                            model_path="$.champion.model_data_url",
+                            model_path="$.champion.container.ModelDataUrl",
                             next_state=None,
                         )
                     },
@@ -449,20 +640,7 @@ def build_definition(settings: PipelineDefinitionSettings) -> dict[str, Any]:
             },
             "ResultSelector": {"decision.$": "$.Payload"},
             "ResultPath": "$.gate",
-            "Retry": [
-                {
-                    "ErrorEquals": [
-                        "Lambda.ServiceException",
-                        "Lambda.AWSLambdaException",
-                        "Lambda.SdkClientException",
-                        "Lambda.TooManyRequestsException",
-                    ],
-                    "IntervalSeconds": 2,
-                    "MaxAttempts": 6,
-                    "BackoffRate": 2.0,
-                    "JitterStrategy": "FULL",
-                }
-            ],
+            "Retry": _lambda_retry(),
             "Catch": _catch(),
             "Next": "Promote?",
         },
@@ -472,147 +650,210 @@ def build_definition(settings: PipelineDefinitionSettings) -> dict[str, Any]:
                 {
                     "Variable": "$.gate.decision.promote",
                     "BooleanEquals": True,
-                    "Next": "RegisterApproved",
+                    "Next": "RegisterCandidate",
                 }
             ],
             "Default": "RegisterRejected",
         },
-        "RegisterApproved": _register_state("Approved", "CreateModel"),
-        "RegisterRejected": _register_state("Rejected", "NotifyRejected"),
-        "NotifyRejected": _notify(
-            f"prodcat {settings.name_prefix}: challenger rejected",
-            "Run {} ({}) trained a model that did not beat production: {}. "
-            "Registered as Rejected: {}",
-            "$.run.id, $$.Execution.Id, States.JsonToString($.gate.decision.reasons), "
-            "$.registered.arn",
-            "NotPromoted",
-        ),
-        "NotPromoted": {"Type": "Succeed", "Comment": "Production keeps its model."},
-        "CreateModel": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::sagemaker:createModel",
-            "Parameters": {
-                "ModelName.$": f"States.Format('{settings.name_prefix}-{{}}', $.run.short_id)",
-                "ExecutionRoleArn": _sub("ModelRoleArn"),
-                "PrimaryContainer": {"ModelPackageName.$": "$.registered.arn"},
+    }
+
+
+def _register_state(status: str, next_state: str) -> State:
+    return {
+        "Type": "Task",
+        "Comment": f"Record the challenger in the registry as {status}, with its metrics, drift "
+        "baseline and lineage (data version, code version, run).",
+        "Resource": "arn:aws:states:::aws-sdk:sagemaker:createModelPackage",
+        "Parameters": {
+            "ModelPackageGroupName": _sub("ModelPackageGroupName"),
+            "ModelPackageDescription.$": "States.Format('model {} trained by run {} on data "
+            "version {}', $.gate.decision.challenger_version, $.run.id, "
+            "$.dataset.manifest.data_version)",
+            "ModelApprovalStatus": status,
+            # A retried call after a lost response must not register the model twice.
+            "ClientToken.$": "$.run.id",
+            "InferenceSpecification": {
+                "Containers": [
+                    {
+                        "Image": _sub("ServingImageUri"),
+                        "ModelDataUrl.$": "$.training.model_data_url",
+                    }
+                ],
+                "SupportedContentTypes": ["application/json"],
+                "SupportedResponseMIMETypes": ["application/json"],
             },
-            "ResultSelector": {"arn.$": "$.ModelArn"},
-            "ResultPath": "$.model",
-            "Retry": _api_retry(),
-            "Catch": _catch(),
-            "Next": "CreateEndpointConfig",
+            "ModelMetrics": {
+                "ModelQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri.$": "$.evaluation.challenger_metrics_uri",
+                    }
+                },
+                "ModelDataQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri.$": "States.Format('{}baseline.json', $.run.challenger_report_uri)",
+                    }
+                },
+            },
+            "MetadataProperties": {
+                "CommitId": _sub("CodeVersion"),
+                "GeneratedBy.$": "$.run.execution",
+            },
+            "CustomerMetadataProperties": {
+                "run_id.$": "$.run.id",
+                "model_version.$": "$.gate.decision.challenger_version",
+                "data_version.$": "$.dataset.manifest.data_version",
+                "dataset.$": "$.run.curated_uri",
+                "code_version": _sub("CodeVersion"),
+                "training_job.$": "$.training.job_name",
+                "execution.$": "$.run.execution",
+                "gate.$": "States.Format('{} {} {} vs champion {}', $.gate.decision.mode, "
+                "$.gate.decision.metric, $.gate.decision.challenger_score, "
+                "$.gate.decision.champion_score)",
+            },
         },
-        "CreateEndpointConfig": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::sagemaker:createEndpointConfig",
-            "Parameters": {
-                "EndpointConfigName.$": f"States.Format('{settings.name_prefix}-{{}}', "
-                "$.run.short_id)",
+        "ResultSelector": {"arn.$": "$.ModelPackageArn"},
+        "ResultPath": "$.registered",
+        "Retry": _api_retry(),
+        "Catch": _catch(),
+        "Next": next_state,
+    }
+
+
+def _deploy_states(settings: PipelineDefinitionSettings) -> dict[str, State]:
+    serverless: dict[str, Any] = {
+        "MemorySizeInMB": settings.serverless.memory_size_mb,
+        "MaxConcurrency": settings.serverless.max_concurrency,
+    }
+    if settings.serverless.provisioned_concurrency is not None:
+        serverless["ProvisionedConcurrency"] = settings.serverless.provisioned_concurrency
+    endpoint = settings.endpoint_name
+    return {
+        # Pending until it serves and passes the smoke test (ApproveChallenger).
+        "RegisterCandidate": _register_state("PendingManualApproval", "CreateModel"),
+        "CreateModel": _aws(
+            "arn:aws:states:::sagemaker:createModel",
+            {
+                "ModelName.$": "$.run.endpoint_config_name",
+                "ExecutionRoleArn": _sub("ModelRoleArn"),
+                # The package's container, spelled out: a model made from a package that
+                # is not yet Approved would depend on how SageMaker treats that status.
+                "PrimaryContainer": {
+                    "Image": _sub("ServingImageUri"),
+                    "ModelDataUrl.$": "$.training.model_data_url",
+                    "Environment": {"PRODCAT_MODEL_PACKAGE.$": "$.registered.arn"},
+                },
+            },
+            "CreateEndpointConfig",
+            result_selector={"arn.$": "$.ModelArn"},
+            result_path="$.model",
+        ),
+        "CreateEndpointConfig": _aws(
+            "arn:aws:states:::sagemaker:createEndpointConfig",
+            {
+                "EndpointConfigName.$": "$.run.endpoint_config_name",
                 "ProductionVariants": [
                     {
                         "VariantName": "AllTraffic",
-                        "ModelName.$": f"States.Format('{settings.name_prefix}-{{}}', "
-                        "$.run.short_id)",
+                        "ModelName.$": "$.run.endpoint_config_name",
                         "ServerlessConfig": serverless,
                     }
                 ],
             },
-            "ResultSelector": {"arn.$": "$.EndpointConfigArn"},
-            "ResultPath": "$.endpoint_config",
-            "Retry": _api_retry(),
-            "Catch": _catch(),
-            "Next": "FindEndpoint",
-        },
-        "FindEndpoint": {
-            "Type": "Task",
-            "Comment": "The first deploy creates the endpoint; later ones update it in place.",
-            "Resource": "arn:aws:states:::aws-sdk:sagemaker:listEndpoints",
-            "Parameters": {"NameContains": settings.endpoint_name, "MaxResults": 10},
-            "ResultSelector": {"endpoints.$": "$.Endpoints"},
-            "ResultPath": "$.existing",
-            "Retry": _api_retry(),
-            "Catch": _catch(),
-            "Next": "EndpointExists?",
-        },
+            "FindEndpoint",
+            result_selector={"arn.$": "$.EndpointConfigArn"},
+            result_path="$.endpoint_config",
+        ),
+        "FindEndpoint": _aws(
+            "arn:aws:states:::aws-sdk:sagemaker:listEndpoints",
+            {"NameContains": endpoint, "MaxResults": 10},
+            "EndpointExists?",
+            result_selector={"names.$": "$.Endpoints[*].EndpointName"},
+            result_path="$.existing",
+            comment="The first deploy creates the endpoint; later ones update it in place.",
+        ),
         "EndpointExists?": {
             "Type": "Choice",
             "Choices": [
                 {
-                    "Variable": "$.existing.endpoints[0]",
+                    "Variable": "$.existing.names[0]",
                     "IsPresent": True,
                     "Next": "RememberPreviousConfig",
                 }
             ],
-            "Default": "CreateEndpoint",
+            "Default": "NoPreviousEndpoint",
         },
-        "RememberPreviousConfig": {
-            "Type": "Task",
-            "Comment": "Kept in the execution for rolling back to the config that served before.",
-            "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
-            "Parameters": {"EndpointName": settings.endpoint_name},
-            "ResultSelector": {"endpoint_config_name.$": "$.EndpointConfigName"},
+        "RememberPreviousConfig": _aws(
+            "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+            {"EndpointName": endpoint},
+            "UpdateEndpoint",
+            result_selector={"endpoint_config_name.$": "$.EndpointConfigName"},
+            result_path="$.previous",
+            comment="Kept in the execution for rolling back to the config that served before.",
+        ),
+        "NoPreviousEndpoint": {
+            "Type": "Pass",
+            "Parameters": {"endpoint_config_name": None},
             "ResultPath": "$.previous",
-            "Retry": _api_retry(),
-            "Catch": _catch(),
-            "Next": "UpdateEndpoint",
+            "Next": "CreateEndpoint",
         },
-        "CreateEndpoint": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::sagemaker:createEndpoint",
-            "Parameters": {
-                "EndpointName": settings.endpoint_name,
-                "EndpointConfigName.$": f"States.Format('{settings.name_prefix}-{{}}', "
-                "$.run.short_id)",
+        "CreateEndpoint": _aws(
+            "arn:aws:states:::sagemaker:createEndpoint",
+            {"EndpointName": endpoint, "EndpointConfigName.$": "$.run.endpoint_config_name"},
+            "WaitForEndpoint",
+        ),
+        # The SDK integration (not the optimized `sagemaker:updateEndpoint`): it passes the
+        # whole UpdateEndpoint request, DeploymentConfig included.
+        "UpdateEndpoint": _aws(
+            "arn:aws:states:::aws-sdk:sagemaker:updateEndpoint",
+            {
+                "EndpointName": endpoint,
+                "EndpointConfigName.$": "$.run.endpoint_config_name",
+                # Blue/green, all at once (serverless endpoints take no rolling update):
+                # the old fleet serves until the new one is healthy, then through the bake
+                # time, during which any of these alarms rolls SageMaker back by itself.
+                "DeploymentConfig": {
+                    "BlueGreenUpdatePolicy": {
+                        "TrafficRoutingConfiguration": {
+                            "Type": "ALL_AT_ONCE",
+                            "WaitIntervalInSeconds": 0,
+                        },
+                        "TerminationWaitInSeconds": settings.deploy.bake_seconds,
+                        "MaximumExecutionTimeoutInSeconds": settings.deploy.timeout_seconds,
+                    },
+                    "AutoRollbackConfiguration": {
+                        "Alarms": [{"AlarmName": n} for n in settings.deploy.rollback_alarm_names]
+                    },
+                },
             },
-            "ResultPath": None,
-            "Retry": _api_retry(),
-            "Catch": _catch(),
-            "Next": "WaitForEndpoint",
-        },
-        "UpdateEndpoint": {
-            "Type": "Task",
-            "Comment": "SageMaker keeps the old model serving until the new one is healthy.",
-            "Resource": "arn:aws:states:::sagemaker:updateEndpoint",
-            "Parameters": {
-                "EndpointName": settings.endpoint_name,
-                "EndpointConfigName.$": f"States.Format('{settings.name_prefix}-{{}}', "
-                "$.run.short_id)",
-            },
-            "ResultPath": None,
-            "Retry": _api_retry(),
-            "Catch": _catch(),
-            "Next": "WaitForEndpoint",
-        },
+            "WaitForEndpoint",
+            comment="SageMaker keeps the old model serving until the new one is healthy.",
+        ),
         "WaitForEndpoint": {
             "Type": "Wait",
             "Seconds": settings.endpoint_poll_seconds,
             "Next": "DescribeEndpoint",
         },
-        "DescribeEndpoint": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
-            "Parameters": {"EndpointName": settings.endpoint_name},
-            "ResultSelector": {
+        "DescribeEndpoint": _aws(
+            "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+            {"EndpointName": endpoint},
+            "EndpointReady?",
+            result_selector={
                 "status.$": "$.EndpointStatus",
                 "endpoint_config_name.$": "$.EndpointConfigName",
             },
-            "ResultPath": "$.endpoint",
-            "Retry": _api_retry(),
-            "Catch": _catch(),
-            "Next": "EndpointReady?",
-        },
+            result_path="$.endpoint",
+        ),
         "EndpointReady?": {
             "Type": "Choice",
             "Choices": [
+                {**_endpoint_broken(), "Next": "DeployFailed"},
                 {
-                    "Variable": "$.endpoint.status",
-                    "StringEquals": "Failed",
-                    "Next": "DeployFailed",
-                },
-                {
-                    # InService on another config means SageMaker rolled the update back.
+                    # InService on another config: SageMaker rolled the update back (an
+                    # alarm fired during the bake, or the new fleet never became healthy).
                     "And": [
-                        {"Variable": "$.endpoint.status", "StringEquals": "InService"},
+                        _endpoint_is("InService"),
                         {
                             "Not": {
                                 "Variable": "$.endpoint.endpoint_config_name",
@@ -620,38 +861,262 @@ def build_definition(settings: PipelineDefinitionSettings) -> dict[str, Any]:
                             }
                         },
                     ],
-                    "Next": "DeployFailed",
+                    "Next": "RolledBackBySageMaker",
                 },
-                {
-                    "Variable": "$.endpoint.status",
-                    "StringEquals": "InService",
-                    "Next": "NotifyDeployed",
-                },
+                {**_endpoint_is("InService"), "Next": "SmokeTest"},
             ],
             "Default": "WaitForEndpoint",
         },
-        "DeployFailed": {
+        "DeployFailed": _failure(
+            "EndpointDeployFailed",
+            f"endpoint {endpoint} is {{}} on config {{}}",
+            "$.endpoint.status, $.endpoint.endpoint_config_name",
+            "RejectChallenger",
+        ),
+        "RolledBackBySageMaker": _failure(
+            "EndpointRolledBack",
+            f"SageMaker rolled endpoint {endpoint} back to config {{}} (an auto-rollback alarm "
+            f"of {', '.join(settings.deploy.rollback_alarm_names)} fired, or the new fleet was "
+            "not healthy)",
+            "$.endpoint.endpoint_config_name",
+            "RejectChallenger",
+        ),
+        "SmokeTest": {
+            "Type": "Task",
+            "Comment": "Known listings through the endpoint: shape, model version, top-1 in top-k.",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {
+                "FunctionName": _sub("SmokeFunctionArn"),
+                "Payload": {
+                    "endpoint_name": endpoint,
+                    "cases_uri.$": f"States.Format('{{}}{SMOKE_CASES}', "
+                    "$.run.challenger_report_uri)",
+                    "expected_model_version.$": "$.gate.decision.challenger_version",
+                },
+            },
+            "ResultSelector": {"result.$": "$.Payload"},
+            "ResultPath": "$.smoke",
+            "Retry": _lambda_retry(),
+            # A smoke test that cannot run has not passed: roll back as for a failure.
+            "Catch": _catch("RejectChallenger"),
+            "Next": "SmokePassed?",
+        },
+        "SmokePassed?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.smoke.result.passed",
+                    "BooleanEquals": True,
+                    "Next": "ApproveChallenger",
+                }
+            ],
+            "Default": "SmokeFailed",
+        },
+        "SmokeFailed": _failure(
+            "SmokeTestFailed",
+            "{} of {} known listings failed: {}",
+            "States.ArrayLength($.smoke.result.failures), $.smoke.result.checked, "
+            "States.JsonToString($.smoke.result.failures)",
+            "RejectChallenger",
+        ),
+        **_rollback_states(settings),
+        **_publish_states(settings),
+    }
+
+
+def _rollback_states(settings: PipelineDefinitionSettings) -> dict[str, State]:
+    endpoint = settings.endpoint_name
+    previous_known = {"Variable": "$.previous.endpoint_config_name", "IsNull": False}
+    return {
+        "RejectChallenger": _aws(
+            "arn:aws:states:::aws-sdk:sagemaker:updateModelPackage",
+            {
+                "ModelPackageArn.$": "$.registered.arn",
+                "ModelApprovalStatus": "Rejected",
+                "ApprovalDescription.$": "States.Format('Not deployed by run {}: {}', $.run.id, "
+                "$.error.Error)",
+            },
+            "RestorePrevious?",
+            comment="Never the champion of a later run: it did not serve.",
+        ),
+        "RestorePrevious?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    # SageMaker already put the previous config back in service.
+                    "And": [
+                        previous_known,
+                        _endpoint_is("InService"),
+                        {
+                            "Variable": "$.endpoint.endpoint_config_name",
+                            "StringEqualsPath": "$.previous.endpoint_config_name",
+                        },
+                    ],
+                    "Next": "NotifyRolledBack",
+                },
+                {**previous_known, "Next": "RestorePreviousConfig"},
+            ],
+            # The first deploy created the endpoint: nothing to go back to, and a model that
+            # failed its smoke test must not answer (the API says 503 until an endpoint serves).
+            "Default": "DeleteEndpoint",
+        },
+        "RestorePreviousConfig": _aws(
+            "arn:aws:states:::aws-sdk:sagemaker:updateEndpoint",
+            {"EndpointName": endpoint, "EndpointConfigName.$": "$.previous.endpoint_config_name"},
+            "WaitForRestore",
+            comment="Back to the config that served before this run (known good: no bake).",
+        ),
+        "WaitForRestore": {
+            "Type": "Wait",
+            "Seconds": settings.endpoint_poll_seconds,
+            "Next": "DescribeRestoredEndpoint",
+        },
+        "DescribeRestoredEndpoint": _aws(
+            "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+            {"EndpointName": endpoint},
+            "Restored?",
+            result_selector={
+                "status.$": "$.EndpointStatus",
+                "endpoint_config_name.$": "$.EndpointConfigName",
+            },
+            result_path="$.endpoint",
+        ),
+        "Restored?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "And": [
+                        _endpoint_is("InService"),
+                        {
+                            "Variable": "$.endpoint.endpoint_config_name",
+                            "StringEqualsPath": "$.previous.endpoint_config_name",
+                        },
+                    ],
+                    "Next": "NotifyRolledBack",
+                },
+                {
+                    "Or": [*_endpoint_broken()["Or"], _endpoint_is("InService")],
+                    "Next": "RestoreFailed",
+                },
+            ],
+            "Default": "WaitForRestore",
+        },
+        "RestoreFailed": {
             "Type": "Pass",
             "Parameters": {
-                "Error": "EndpointDeployFailed",
-                "Cause.$": "States.Format('endpoint status {} on config {}', $.endpoint.status, "
-                "$.endpoint.endpoint_config_name)",
+                "Error": "RollbackFailed",
+                "Cause.$": f"States.Format('rolling endpoint {endpoint} back to config {{}} "
+                "after {} left it {} on config {}', $.previous.endpoint_config_name, "
+                "$.error.Error, $.endpoint.status, $.endpoint.endpoint_config_name)",
             },
             "ResultPath": "$.error",
             "Next": "NotifyFailure",
         },
+        "DeleteEndpoint": _aws(
+            "arn:aws:states:::aws-sdk:sagemaker:deleteEndpoint",
+            {"EndpointName": endpoint},
+            "NotifyRolledBack",
+        ),
+        "NotifyRolledBack": _notify(
+            f"prodcat {settings.name_prefix}: deploy rolled back",
+            f"Run {{}} did not deploy model {{}}: {{}}: {{}}. Endpoint {endpoint} is back on "
+            "config {} (null: it was the first deploy, the endpoint is deleted). Package {} is "
+            "Rejected. Reports: {}. Execution: {}",
+            "$.run.id, $.gate.decision.challenger_version, $.error.Error, $.error.Cause, "
+            "$.previous.endpoint_config_name, $.registered.arn, $.run.challenger_report_uri, "
+            "$.run.console_url",
+            "RolledBack",
+        ),
+        "RolledBack": {
+            "Type": "Fail",
+            "Error": "DeployRolledBack",
+            "Cause": "The new model failed its deploy or smoke test; the endpoint was restored "
+            "and the on-call topic has the details.",
+        },
+    }
+
+
+def _publish_states(settings: PipelineDefinitionSettings) -> dict[str, State]:
+    bucket = _sub("DataLakeBucket")
+
+    def copy(name: str, key: str, next_state: str) -> State:
+        return _aws(
+            "arn:aws:states:::aws-sdk:s3:copyObject",
+            {
+                "Bucket": bucket,
+                "Key": key,
+                "CopySource.$": f"States.Format('{bucket}/{{}}{name}', $.run.challenger_report_key)",
+            },
+            next_state,
+        )
+
+    return {
+        "ApproveChallenger": _aws(
+            "arn:aws:states:::aws-sdk:sagemaker:updateModelPackage",
+            {
+                "ModelPackageArn.$": "$.registered.arn",
+                "ModelApprovalStatus": "Approved",
+                "ApprovalDescription.$": f"States.Format('Serving on {settings.endpoint_name} "
+                "since run {}; smoke test passed on {} known listings', $.run.id, "
+                "$.smoke.result.checked)",
+            },
+            "PublishProductionMetrics",
+            comment="Approved = in production: the next run's champion.",
+        ),
+        "PublishProductionMetrics": {
+            **copy("metrics.json", PRODUCTION_METRICS_KEY, "PublishProductionBaseline"),
+            "Comment": "The production model's reports at fixed keys (the drift job reads them).",
+        },
+        "PublishProductionBaseline": copy(
+            "baseline.json", PRODUCTION_BASELINE_KEY, "NotifyDeployed"
+        ),
         "NotifyDeployed": _notify(
             f"prodcat {settings.name_prefix}: new model in service",
-            f"Run {{}} ({{}}) deployed {{}} to endpoint {settings.endpoint_name} (gate: {{}}).",
-            "$.run.id, $$.Execution.Id, $.registered.arn, States.JsonToString($.gate.decision)",
+            f"Run {{}} deployed model {{}} to endpoint {settings.endpoint_name} (package {{}}, "
+            "data version {}). Gate: {}. Smoke test: {} known listings passed. Reports: {}; "
+            f"production metrics: s3://{bucket}/{PRODUCTION_METRICS_KEY}. Execution: {{}}",
+            "$.run.id, $.gate.decision.challenger_version, $.registered.arn, "
+            "$.dataset.manifest.data_version, States.JsonToString($.gate.decision.reasons), "
+            "$.smoke.result.checked, $.run.challenger_report_uri, $.run.console_url",
             "Deployed",
         ),
         "Deployed": {"Type": "Succeed"},
+    }
+
+
+def build_definition(settings: PipelineDefinitionSettings) -> dict[str, Any]:
+    """Return the state machine definition (ASL, JSONPath) for these settings."""
+    bucket = _sub("DataLakeBucket")
+    states: dict[str, State] = {
+        "NameRun": {
+            "Type": "Pass",
+            "Comment": "One id per run: names every job, data version and model of this run.",
+            "Parameters": {"id.$": "States.UUID()"},
+            "ResultPath": "$.run",
+            "Next": "PlanRun",
+        },
+        "PlanRun": _run_plan(settings, bucket),
+        **_guard_states(settings),
+        **_train_states(settings, bucket),
+        **_evaluate_states(settings),
+        "RegisterRejected": _register_state("Rejected", "NotifyRejected"),
+        "NotifyRejected": _notify(
+            f"prodcat {settings.name_prefix}: challenger rejected",
+            "Run {} trained model {} that does not replace production: {}. Registered as "
+            "Rejected: {}. Reports: {}. Execution: {}",
+            "$.run.id, $.gate.decision.challenger_version, "
+            "States.JsonToString($.gate.decision.reasons), $.registered.arn, "
+            "$.run.challenger_report_uri, $.run.console_url",
+            "NotPromoted",
+        ),
+        "NotPromoted": {"Type": "Succeed", "Comment": "Production keeps its model."},
+        **_deploy_states(settings),
         "NotifyFailure": {
             **_notify(
                 f"prodcat {settings.name_prefix}: pipeline failed",
-                "Execution {} failed: {}: {}",
-                "$$.Execution.Id, $.error.Error, $.error.Cause",
+                "Run {} failed: {}: {}. Training set: {}; reports: {}. Execution: {}",
+                "$.run.id, $.error.Error, $.error.Cause, $.run.curated_uri, "
+                "$.run.challenger_report_uri, $.run.console_url",
                 "PipelineFailed",
             ),
             "Retry": [
@@ -675,47 +1140,4 @@ def build_definition(settings: PipelineDefinitionSettings) -> dict[str, Any]:
         "deploy",
         "StartAt": "NameRun",
         "States": states,
-    }
-
-
-def _register_state(status: str, next_state: str) -> State:
-    return {
-        "Type": "Task",
-        "Comment": f"Record the challenger in the registry as {status}, with metrics and lineage.",
-        "Resource": "arn:aws:states:::aws-sdk:sagemaker:createModelPackage",
-        "Parameters": {
-            "ModelPackageGroupName": _sub("ModelPackageGroupName"),
-            "ModelPackageDescription.$": "States.Format('run {} training job {}', $.run.id, "
-            "$.training.job_name)",
-            "ModelApprovalStatus": status,
-            "InferenceSpecification": {
-                "Containers": [
-                    {
-                        "Image": _sub("ServingImageUri"),
-                        "ModelDataUrl.$": "$.training.model_data_url",
-                    }
-                ],
-                "SupportedContentTypes": ["application/json"],
-                "SupportedResponseMIMETypes": ["application/json"],
-            },
-            "ModelMetrics": {
-                "ModelQuality": {
-                    "Statistics": {
-                        "ContentType": "application/json",
-                        "S3Uri.$": "$.evaluation.challenger_metrics_uri",
-                    }
-                }
-            },
-            "CustomerMetadataProperties": {
-                "run_id.$": "$.run.id",
-                "data_version.$": "$.run.curated_uri",
-                "training_job.$": "$.training.job_name",
-                "execution.$": "$$.Execution.Id",
-            },
-        },
-        "ResultSelector": {"arn.$": "$.ModelPackageArn"},
-        "ResultPath": "$.registered",
-        "Retry": _api_retry(),
-        "Catch": _catch(),
-        "Next": next_state,
     }

@@ -1,12 +1,13 @@
 """The retrain -> evaluate -> gate -> deploy state machine (definition in step_functions/),
-its gate Lambda, the roles it acts with, and the EventBridge schedule that starts it."""
+its gate and smoke-test Lambdas, the role it acts with, and the EventBridge schedule that starts
+it (the drift alarm's rule lives in the monitoring stack)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -20,18 +21,30 @@ from constructs import Construct
 from infra.config import StageConfig
 from infra.constructs.data_lake_construct import DataLakeZones
 from infra.constructs.model_registry_construct import ModelRegistryConstruct
-from infra.constructs.nag import acknowledge, acknowledge_prefix_grants
+from infra.constructs.monitoring_construct import rollback_alarm_names
+from infra.constructs.nag import acknowledge, acknowledge_prefix_grants, attribute_ref
 from infra.constructs.on_call_topic_construct import OnCallTopicConstruct
 from infra.constructs.powertools_function_construct import PowertoolsFunctionConstruct
 from infra.constructs.retention import retention
 from infra.constructs.sagemaker_roles_construct import SageMakerRolesConstruct
+from step_functions import trigger
 from step_functions.definition import (
+    DATASET_MANIFEST,
+    PRODUCTION_BASELINE_KEY,
+    PRODUCTION_METRICS_KEY,
+    DeploySettings,
     GatePolicy,
     JobResources,
     PipelineDefinitionSettings,
     ServerlessSettings,
     build_definition,
 )
+
+
+def state_machine_name(config: StageConfig) -> str:
+    """Fixed, so that the role can be granted ListExecutions on its own state machine (a
+    reference would be a cycle) and `prodcat pipeline start` finds it by convention."""
+    return trigger.state_machine_name(config.stage)
 
 
 def definition_settings(config: StageConfig, zones: DataLakeZones) -> PipelineDefinitionSettings:
@@ -57,6 +70,7 @@ def definition_settings(config: StageConfig, zones: DataLakeZones) -> PipelineDe
         hyperparameters=dict(ml.hyperparameters),
         serverless=ServerlessSettings(**ml.serverless.model_dump()),
         gate=GatePolicy(**config.pipeline.gate.model_dump()),
+        deploy=DeploySettings(rollback_alarm_names=rollback_alarm_names(config.stage)),
     )
 
 
@@ -108,6 +122,48 @@ class TrainingPipelineConstruct(Construct):
             "AwsSolutions-IAM5[Action::s3:List*]",
         )
 
+        self.smoke = PowertoolsFunctionConstruct(
+            self,
+            "Smoke",
+            source_root=source_root,
+            handler="lambdas.pipeline.smoke.handler",
+            description="Post-deploy smoke test: known listings through the endpoint",
+            service="prodcat-smoke",
+            metrics_namespace="prodcat",
+            memory_mb=256,
+            # A few listings, the first of them through a serverless cold start.
+            timeout=Duration.minutes(6),
+            reserved_concurrency=2,
+            log_retention_days=config.pipeline.log_retention_days,
+            powertools_layer_version=api.powertools_layer_version,
+        )
+        bucket.grant_read(self.smoke.role, f"{zones.reports}*")
+        self.smoke.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="InvokeThisStagesEndpoint",
+                actions=["sagemaker:InvokeEndpoint"],
+                resources=[
+                    stack.format_arn(
+                        service="sagemaker", resource="endpoint", resource_name=config.endpoint_name
+                    )
+                ],
+            )
+        )
+        acknowledge_prefix_grants(
+            self.smoke.role,
+            bucket,
+            (zones.reports,),
+            "The smoke test reads smoke_cases.json under the reports zone, keyed per run.",
+        )
+        acknowledge(
+            self.smoke.role,
+            "Read-only S3 grant (GetObject*, GetBucket*, List*) scoped to the reports prefix.",
+            "AwsSolutions-IAM5[Action::s3:GetObject*]",
+            "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+            "AwsSolutions-IAM5[Action::s3:List*]",
+        )
+        self.functions = {"Gate": self.gate.function, "Smoke": self.smoke.function}
+
         self.definition = build_definition(definition_settings(config, zones))
         log_group = logs.LogGroup(
             self,
@@ -124,6 +180,7 @@ class TrainingPipelineConstruct(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            state_machine_name=state_machine_name(config),
             definition_body=sfn.DefinitionBody.from_string(json.dumps(self.definition)),
             definition_substitutions={
                 "DataLakeBucket": bucket.bucket_name,
@@ -133,8 +190,12 @@ class TrainingPipelineConstruct(Construct):
                 "ModelRoleArn": roles.model.role_arn,
                 "JobsImageUri": jobs_image.image_uri,
                 "ServingImageUri": serving_image.image_uri,
+                # The hash of the jobs image's build context: the code that prepared the data
+                # and trained the model (lineage in the registry and in dataset.json).
+                "CodeVersion": jobs_image.asset_hash,
                 "ModelPackageGroupName": registry.group_name,
                 "GateFunctionArn": self.gate.function.function_arn,
+                "SmokeFunctionArn": self.smoke.function.function_arn,
                 "OnCallTopicArn": on_call.topic.topic_arn,
             },
             role=self.role,
@@ -145,7 +206,7 @@ class TrainingPipelineConstruct(Construct):
             ),
         )
         self.state_machine.node.add_dependency(registry.group)
-        self._grant_steps(stack, config, roles, registry, on_call)
+        self._grant_steps(stack, config, bucket, zones, roles, registry, on_call)
 
         self.trigger_dlq = sqs.Queue(
             self,
@@ -182,6 +243,8 @@ class TrainingPipelineConstruct(Construct):
         self,
         stack: Stack,
         config: StageConfig,
+        bucket: s3.IBucket,
+        zones: DataLakeZones,
         roles: SageMakerRolesConstruct,
         registry: ModelRegistryConstruct,
         on_call: OnCallTopicConstruct,
@@ -194,7 +257,28 @@ class TrainingPipelineConstruct(Construct):
         def events_rule(name: str) -> str:
             return stack.format_arn(service="events", resource="rule", resource_name=name)
 
+        def colon_arn(service: str, resource: str, name: str) -> str:
+            return stack.format_arn(
+                service=service,
+                resource=resource,
+                resource_name=name,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+
+        dataset_objects = bucket.arn_for_objects(f"{zones.curated}*/{DATASET_MANIFEST}")
+        report_objects = [
+            bucket.arn_for_objects(f"{zones.reports}*/challenger/{name}")
+            for name in ("metrics.json", "baseline.json")
+        ]
+        production_objects = [
+            bucket.arn_for_objects(key) for key in (PRODUCTION_METRICS_KEY, PRODUCTION_BASELINE_KEY)
+        ]
         statements = [
+            iam.PolicyStatement(
+                sid="OneRunAtATime",  # the guard lists this state machine's running executions
+                actions=["states:ListExecutions"],
+                resources=[colon_arn("states", "stateMachine", state_machine_name(config))],
+            ),
             iam.PolicyStatement(
                 sid="RunJobsOfThisStage",
                 actions=[
@@ -220,8 +304,17 @@ class TrainingPipelineConstruct(Construct):
                 ],
             ),
             iam.PolicyStatement(
+                sid="ReadTheDatasetManifest",
+                actions=["s3:GetObject"],
+                resources=[dataset_objects],
+            ),
+            iam.PolicyStatement(
                 sid="RegisterInTheGroup",
-                actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"],
+                actions=[
+                    "sagemaker:CreateModelPackage",
+                    "sagemaker:DescribeModelPackage",
+                    "sagemaker:UpdateModelPackage",
+                ],
                 resources=[
                     registry.group_arn,
                     arn("model-package", f"{registry.group_name}/*"),
@@ -235,6 +328,7 @@ class TrainingPipelineConstruct(Construct):
                     "sagemaker:CreateEndpoint",
                     "sagemaker:UpdateEndpoint",
                     "sagemaker:DescribeEndpoint",
+                    "sagemaker:DeleteEndpoint",
                     "sagemaker:AddTags",
                 ],
                 resources=[
@@ -242,6 +336,24 @@ class TrainingPipelineConstruct(Construct):
                     arn("endpoint-config", f"{prefix}-*"),
                     arn("endpoint", config.endpoint_name),
                 ],
+            ),
+            iam.PolicyStatement(
+                sid="ReadTheAutoRollbackAlarms",  # UpdateEndpoint's DeploymentConfig names them
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[
+                    colon_arn("cloudwatch", "alarm", name)
+                    for name in rollback_alarm_names(config.stage)
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="PublishTheProductionReports",  # CopyObject: read the run's, write the fixed keys
+                actions=["s3:GetObject"],
+                resources=report_objects,
+            ),
+            iam.PolicyStatement(
+                sid="WriteTheProductionReports",
+                actions=["s3:PutObject"],
+                resources=production_objects,
             ),
             iam.PolicyStatement(
                 sid="ListCallsHaveNoResourceLevelPermissions",
@@ -259,24 +371,24 @@ class TrainingPipelineConstruct(Construct):
                 ],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
+            iam.PolicyStatement(
+                sid="InvokeThePipelineFunctions",
+                actions=["lambda:InvokeFunction"],
+                resources=[self.gate.function.function_arn, self.smoke.function.function_arn],
+            ),
         ]
         for statement in statements:
             self.role.add_to_policy(statement)
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="InvokeTheGate",
-                actions=["lambda:InvokeFunction"],
-                resources=[self.gate.function.function_arn],
-            )
-        )
         on_call.grant_publish(self.role)
+        lake = attribute_ref(self.role, bucket, "Arn")
         acknowledge(
             self.role,
             "Resources are this stage's name prefix (jobs, models and endpoint configs are "
             "created per run), the model-package versions of this stage's group, Step "
             "Functions' managed .sync event rules, and X-Ray/Logs delivery, which have no "
             "resource-level permissions; ListModelPackages/ListEndpoints accept only '*'; "
-            "kms:GenerateDataKey* is on the on-call topic's key only.",
+            "kms:GenerateDataKey* is on the on-call topic's key only; the S3 object wildcards "
+            "stand for the run id in this run's dataset.json and challenger reports.",
             "AwsSolutions-IAM5[Resource::*]",
             "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
             f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
@@ -289,4 +401,7 @@ class TrainingPipelineConstruct(Construct):
             f"<AWS::AccountId>:endpoint-config/{prefix}-*]",
             f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
             f"<AWS::AccountId>:model-package/{registry.group_name}/*]",
+            f"AwsSolutions-IAM5[Resource::{lake}/{zones.curated}*/{DATASET_MANIFEST}]",
+            f"AwsSolutions-IAM5[Resource::{lake}/{zones.reports}*/challenger/metrics.json]",
+            f"AwsSolutions-IAM5[Resource::{lake}/{zones.reports}*/challenger/baseline.json]",
         )

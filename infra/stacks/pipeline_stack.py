@@ -1,4 +1,4 @@
-"""The retraining state machine, its gate Lambda and its schedule."""
+"""The retraining state machine, its gate and smoke-test Lambdas and its schedule."""
 
 from __future__ import annotations
 
@@ -43,3 +43,5 @@ class PipelineStack(Stack):
             on_call=on_call,
         )
         CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)
+        # `prodcat pipeline start --stage <stage>` finds the state machine by this name.
+        CfnOutput(self, "StateMachineName", value=self.pipeline.state_machine.state_machine_name)

@@ -35,6 +35,11 @@ def test_every_placeholder_is_substituted_with_a_deploy_time_value(synth: Synth)
     assert "DataLakeBucket" in subs["DataLakeBucket"]
     assert subs["ModelPackageGroupName"] == "prodcat-dev-models"
     assert "OnCallTopic" in subs["OnCallTopicArn"]
+    assert "PipelineSmokeFunction" in subs["SmokeFunctionArn"]
+    # The code version is the jobs image's content hash: the tag of the image the jobs run.
+    code_version = props["DefinitionSubstitutions"]["CodeVersion"]
+    assert len(code_version) == 64 and all(c in "0123456789abcdef" for c in code_version)
+    assert code_version in subs["JobsImageUri"]
 
 
 @pytest.mark.parametrize(
@@ -89,8 +94,33 @@ def test_state_machine_role_is_scoped_to_this_stage(synth: Synth) -> None:
         f"{arn}endpoint-config/prodcat-dev-*",
         f"{arn}endpoint/prodcat-dev-predict",
     }
+    assert allowed["sagemaker:DeleteEndpoint"] == allowed["sagemaker:UpdateEndpoint"]
     assert f"{arn}model-package/prodcat-dev-models/*" in allowed["sagemaker:CreateModelPackage"]
-    assert allowed["lambda:InvokeFunction"] == {"<PipelineGateFunction700D03EF.Arn>"}
+    assert allowed["sagemaker:UpdateModelPackage"] == allowed["sagemaker:CreateModelPackage"]
+    assert allowed["lambda:InvokeFunction"] == {
+        "<PipelineGateFunction700D03EF.Arn>",
+        "<PipelineSmokeFunction4C865312.Arn>",
+    }
+    # The guard lists the executions of this state machine only (found by its fixed name).
+    assert allowed["states:ListExecutions"] == {
+        "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:"
+        "prodcat-dev-retrain"
+    }
+    assert allowed["cloudwatch:DescribeAlarms"] == {
+        f"arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{name}"
+        for name in ("prodcat-dev-endpoint-5xx", "prodcat-dev-endpoint-latency-p99")
+    }
+    # S3: read this run's dataset.json and challenger reports, write the two production keys.
+    assert lake_prefixes(allowed["s3:GetObject"]) == {
+        "curated/*/dataset.json",
+        "models/reports/*/challenger/metrics.json",
+        "models/reports/*/challenger/baseline.json",
+    }
+    assert lake_prefixes(allowed["s3:PutObject"]) == {
+        "models/production/metrics.json",
+        "models/production/baseline.json",
+    }
+    assert not [a for a in allowed if a.startswith("s3:Delete")]
     assert any("OnCallTopic" in r for r in allowed["sns:Publish"])
     star = {action for action, targets in allowed.items() if "*" in targets}
     assert star <= {
@@ -121,6 +151,39 @@ def test_state_machine_passes_only_pipeline_roles_to_sagemaker(synth: Synth) -> 
     roles = {flatten(r) for r in passing["Resource"]}
     assert len(roles) == 4
     assert all(any(n in r for n in ("Prepare", "Train", "Evaluate", "Model")) for r in roles)
+
+
+def test_state_machine_has_the_name_the_cli_finds_it_by(synth: Synth) -> None:
+    from step_functions.trigger import state_machine_arn
+
+    assert _state_machine(synth, "prod")["StateMachineName"] == "prodcat-prod-retrain"
+    arn = state_machine_arn("prod", account="123456789012", region="eu-west-3")
+    assert arn.endswith(":stateMachine:prodcat-prod-retrain")
+
+
+def test_rollback_alarms_named_in_the_definition_exist_in_the_monitoring_stack(
+    synth: Synth,
+) -> None:
+    update = _definition(synth, "prod")["States"]["UpdateEndpoint"]["Parameters"]
+    named = [
+        a["AlarmName"] for a in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    ]
+    alarms = resources(synth.template("prod", "monitoring"), "AWS::CloudWatch::Alarm").values()
+    by_name = {a["Properties"].get("AlarmName"): a["Properties"] for a in alarms}
+    for name in named:
+        metric = by_name[name].get("MetricName")
+        assert metric in ("Invocation5XXErrors", "ModelLatency"), name
+        dimensions = {d["Name"]: d["Value"] for d in by_name[name]["Dimensions"]}
+        assert dimensions == {"EndpointName": "prodcat-prod-predict", "VariantName": "AllTraffic"}
+
+
+def test_smoke_lambda_reads_reports_and_invokes_this_endpoint_only(synth: Synth) -> None:
+    allowed = grants(policy_statements(synth.template("dev", "pipeline"), "PipelineSmokeRole"))
+    assert lake_prefixes(allowed["s3:GetObject*"]) == {"", "models/reports/*"}
+    assert allowed["sagemaker:InvokeEndpoint"] == {
+        "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:endpoint/prodcat-dev-predict"
+    }
+    assert not [a for a in allowed if a.startswith("s3:Put") or a.startswith("s3:Delete")]
 
 
 def test_gate_lambda_reads_reports_only(synth: Synth) -> None:

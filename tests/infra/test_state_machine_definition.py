@@ -80,12 +80,20 @@ def test_every_sagemaker_task_retries_with_backoff_and_catches_into_notify() -> 
         "EvaluateChallenger",
         "EvaluateChampion",
         "EvaluateFirstModel",
-        "RegisterApproved",
+        "LookupChampion",
+        "DescribeChampion",
+        "RegisterCandidate",
+        "RegisterRejected",
         "CreateModel",
         "CreateEndpointConfig",
         "CreateEndpoint",
         "UpdateEndpoint",
         "DescribeEndpoint",
+        "ApproveChallenger",
+        "RejectChallenger",
+        "RestorePreviousConfig",
+        "DescribeRestoredEndpoint",
+        "DeleteEndpoint",
     } <= set(sagemaker)
     for name, state in sagemaker.items():
         assert state["Retry"], name
@@ -104,6 +112,40 @@ def test_every_sagemaker_task_retries_with_backoff_and_catches_into_notify() -> 
     assert definition["States"]["PipelineFailed"]["Type"] == "Fail"
 
 
+def test_every_task_but_the_notifications_catches() -> None:
+    for name, state in _all_states(_definition()).items():
+        if state["Type"] != "Task" or name in ("EvaluateChallenger", "EvaluateChampion"):
+            continue
+        assert state["Retry"], name
+        if state["Resource"] != "arn:aws:states:::sns:publish":
+            assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
+
+
+def test_every_terminal_state_is_reached_only_through_an_on_call_notification() -> None:
+    states = _definition()["States"]
+    terminal = {n for n, s in states.items() if s["Type"] in ("Succeed", "Fail")}
+    assert terminal == {"AlreadyRunning", "NotPromoted", "Deployed", "RolledBack", "PipelineFailed"}
+    for name, state in states.items():
+        targets = {state.get("Next"), state.get("Default")}
+        targets |= {c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])}
+        if targets & terminal:
+            assert state["Resource"] == "arn:aws:states:::sns:publish", name
+            assert state["Parameters"]["TopicArn"] == "${OnCallTopicArn}"
+            message = state["Parameters"]["Message.$"]
+            # What happened, with the run and a link to the execution.
+            assert "$.run.id" in message and "$.run.console_url" in message, name
+
+
+def test_notifications_link_the_artefacts() -> None:
+    states = _definition()["States"]
+    for name in ("NotifyRejected", "NotifyRolledBack", "NotifyFailure", "NotifyDeployed"):
+        message = states[name]["Parameters"]["Message.$"]
+        assert "$.run.challenger_report_uri" in message, name
+    assert "$.registered.arn" in states["NotifyDeployed"]["Parameters"]["Message.$"]
+    assert "$.dataset.manifest.data_version" in states["NotifyDeployed"]["Parameters"]["Message.$"]
+    assert "$.run.curated_uri" in states["NotifyFailure"]["Parameters"]["Message.$"]
+
+
 def test_retried_jobs_get_fresh_names() -> None:
     states = _all_states(_definition())
     for name in ("Prepare", "Train", "EvaluateChallenger", "EvaluateChampion"):
@@ -112,24 +154,33 @@ def test_retried_jobs_get_fresh_names() -> None:
         assert "$$.State.RetryCount" in job_name, name
 
 
-def test_happy_path_order() -> None:
-    states = _definition()["States"]
+def _walk(states: dict[str, Any], choices: dict[str, str]) -> tuple[list[str], str]:
     path, name = [], "NameRun"
-    choices = {
-        "HasChampion": "DescribeChampion",
-        "Promote?": "RegisterApproved",
-        "EndpointExists?": "RememberPreviousConfig",
-    }
     while states[name]["Type"] not in ("Succeed", "Fail"):
         path.append(name)
-        if states[name]["Type"] == "Choice":
-            name = choices.get(name) or "NotifyDeployed"
-        else:
-            name = states[name]["Next"]
+        name = choices[name] if states[name]["Type"] == "Choice" else states[name]["Next"]
+    return path, name
+
+
+def test_happy_path_order() -> None:
+    path, end = _walk(
+        _definition()["States"],
+        {
+            "AnotherRunActive?": "Prepare",
+            "HasChampion": "DescribeChampion",
+            "Promote?": "RegisterCandidate",
+            "EndpointExists?": "RememberPreviousConfig",
+            "EndpointReady?": "SmokeTest",
+            "SmokePassed?": "ApproveChallenger",
+        },
+    )
     assert path == [
         "NameRun",
         "PlanRun",
+        "ListRunningRuns",
+        "AnotherRunActive?",
         "Prepare",
+        "ReadDataset",
         "Train",
         "LookupChampion",
         "HasChampion",
@@ -137,7 +188,7 @@ def test_happy_path_order() -> None:
         "EvaluateBoth",
         "Gate",
         "Promote?",
-        "RegisterApproved",
+        "RegisterCandidate",
         "CreateModel",
         "CreateEndpointConfig",
         "FindEndpoint",
@@ -147,9 +198,14 @@ def test_happy_path_order() -> None:
         "WaitForEndpoint",
         "DescribeEndpoint",
         "EndpointReady?",
+        "SmokeTest",
+        "SmokePassed?",
+        "ApproveChallenger",
+        "PublishProductionMetrics",
+        "PublishProductionBaseline",
         "NotifyDeployed",
     ]
-    assert name == "Deployed"
+    assert end == "Deployed"
 
 
 def test_rejected_challenger_is_registered_rejected_and_notified_without_deploy() -> None:
@@ -160,23 +216,114 @@ def test_rejected_challenger_is_registered_rejected_and_notified_without_deploy(
     assert rejected["Next"] == "NotifyRejected"
     assert states["NotifyRejected"]["Next"] == "NotPromoted"
     assert states["NotPromoted"]["Type"] == "Succeed"
-    assert states["RegisterApproved"]["Parameters"]["ModelApprovalStatus"] == "Approved"
+    # A promoted model is approved only once it serves and passed the smoke test: the newest
+    # Approved package (the next champion) is always the model in production.
+    assert (
+        states["RegisterCandidate"]["Parameters"]["ModelApprovalStatus"] == "PendingManualApproval"
+    )
+    assert states["ApproveChallenger"]["Parameters"]["ModelApprovalStatus"] == "Approved"
+    assert states["LookupChampion"]["Parameters"]["ModelApprovalStatus"] == "Approved"
 
 
-def test_first_deploy_creates_the_endpoint_and_a_rolled_back_update_fails() -> None:
+def test_registry_entries_carry_metrics_and_lineage() -> None:
+    params = _definition()["States"]["RegisterCandidate"]["Parameters"]
+    metrics = params["ModelMetrics"]
+    assert metrics["ModelQuality"]["Statistics"]["S3Uri.$"] == "$.evaluation.challenger_metrics_uri"
+    assert "baseline.json" in metrics["ModelDataQuality"]["Statistics"]["S3Uri.$"]
+    lineage = params["CustomerMetadataProperties"]
+    assert lineage["data_version.$"] == "$.dataset.manifest.data_version"
+    assert lineage["code_version"] == "${CodeVersion}"
+    assert {"run_id.$", "training_job.$", "execution.$", "model_version.$", "gate.$"} <= set(
+        lineage
+    )
+    assert params["MetadataProperties"]["CommitId"] == "${CodeVersion}"
+    assert params["ClientToken.$"] == "$.run.id"  # a retried call registers once
+
+
+def test_deploy_failures_roll_back_and_notify() -> None:
     states = _definition()["States"]
-    assert states["EndpointExists?"]["Default"] == "CreateEndpoint"
+    ready = {c["Next"]: c for c in states["EndpointReady?"]["Choices"]}
+    assert {c["Variable"] for c in ready["DeployFailed"]["Or"]} == {"$.endpoint.status"}
+    assert {c["StringEquals"] for c in ready["DeployFailed"]["Or"]} == {
+        "Failed",
+        "OutOfService",
+        "UpdateRollbackFailed",
+    }
+    assert "And" in ready["RolledBackBySageMaker"]
+    assert states["EndpointReady?"]["Default"] == "WaitForEndpoint"
+    for name in ("DeployFailed", "RolledBackBySageMaker", "SmokeFailed"):
+        assert states[name]["Next"] == "RejectChallenger", name
+    assert states["SmokeTest"]["Catch"][0]["Next"] == "RejectChallenger"
+    assert states["RejectChallenger"]["Parameters"]["ModelApprovalStatus"] == "Rejected"
+    restore = states["RestorePreviousConfig"]["Parameters"]
+    assert restore["EndpointConfigName.$"] == "$.previous.endpoint_config_name"
+    assert states["RestorePrevious?"]["Default"] == "DeleteEndpoint"  # a first deploy
+    assert states["RememberPreviousConfig"]["Next"] == "UpdateEndpoint"  # recorded before
+    assert states["NotifyRolledBack"]["Next"] == "RolledBack"
+    assert states["RolledBack"]["Type"] == "Fail"
+    assert states["EndpointExists?"]["Default"] == "NoPreviousEndpoint"
     assert states["HasChampion"]["Default"] == "EvaluateFirstModel"
     assert states["NoChampionToCompare"]["Parameters"]["champion_metrics_uri"] is None
-    ready = states["EndpointReady?"]["Choices"]
-    assert ready[0] == {
-        "Variable": "$.endpoint.status",
-        "StringEquals": "Failed",
-        "Next": "DeployFailed",
+
+
+def test_update_endpoint_rolls_back_on_the_monitoring_stacks_endpoint_alarms() -> None:
+    from infra.constructs.monitoring_construct import rollback_alarm_names
+
+    config = _definition("prod")["States"]["UpdateEndpoint"]["Parameters"]["DeploymentConfig"]
+    alarms = [a["AlarmName"] for a in config["AutoRollbackConfiguration"]["Alarms"]]
+    assert alarms == list(rollback_alarm_names("prod"))
+    assert alarms == ["prodcat-prod-endpoint-5xx", "prodcat-prod-endpoint-latency-p99"]
+    policy = config["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
+    assert policy["TerminationWaitInSeconds"] > 0  # a bake time for the alarms to fire in
+
+
+def test_two_runs_never_overlap() -> None:
+    states = _definition()["States"]
+    guard = states["ListRunningRuns"]
+    assert guard["Resource"] == "arn:aws:states:::aws-sdk:sfn:listExecutions"
+    assert guard["Parameters"] == {
+        "StateMachineArn.$": "$$.StateMachine.Id",
+        "StatusFilter": "RUNNING",
+        "MaxResults": 100,
     }
-    assert ready[1]["Next"] == "DeployFailed" and "And" in ready[1]
-    assert states["DeployFailed"]["Next"] == "NotifyFailure"
-    assert states["EndpointReady?"]["Default"] == "WaitForEndpoint"
+    assert states["PlanRun"]["Next"] == "ListRunningRuns"  # before anything is created
+    assert states["AnotherRunActive?"]["Default"] == "Prepare"
+    (older,) = states["OlderRunActive?"]["Choices"]
+    assert older == {
+        "Variable": "$.guard.oldest",
+        "StringEqualsPath": "$.run.execution",
+        "Next": "Prepare",
+    }
+    assert states["OlderRunActive?"]["Default"] == "NotifyAlreadyRunning"
+    assert states["AlreadyRunning"]["Type"] == "Succeed"
+
+
+def test_production_reports_are_published_after_the_smoke_test_only() -> None:
+    from step_functions.definition import PRODUCTION_BASELINE_KEY, PRODUCTION_METRICS_KEY
+
+    states = _definition()["States"]
+    assert states["SmokePassed?"]["Choices"][0]["Next"] == "ApproveChallenger"
+    assert states["ApproveChallenger"]["Next"] == "PublishProductionMetrics"
+    metrics, baseline = states["PublishProductionMetrics"], states["PublishProductionBaseline"]
+    assert (
+        metrics["Parameters"]["Key"] == PRODUCTION_METRICS_KEY == "models/production/metrics.json"
+    )
+    assert baseline["Parameters"]["Key"] == PRODUCTION_BASELINE_KEY
+    assert "metrics.json" in metrics["Parameters"]["CopySource.$"]
+    assert "baseline.json" in baseline["Parameters"]["CopySource.$"]
+
+
+def test_prepare_reads_the_raw_zone_and_the_challenger_writes_smoke_cases() -> None:
+    states = _all_states(_definition())
+    prepare = states["Prepare"]["Parameters"]
+    assert prepare["ProcessingInputs"][0]["S3Input"]["S3Uri.$"] == "$.run.raw_uri"
+    assert prepare["AppSpecification"]["ContainerEntrypoint"][-1] == "sagemaker_jobs.prepare"
+    assert prepare["Environment"]["PRODCAT_CODE_VERSION"] == "${CodeVersion}"
+    challenger = states["EvaluateChallenger"]["Parameters"]["AppSpecification"]
+    champion = states["EvaluateChampion"]["Parameters"]["AppSpecification"]
+    assert challenger["ContainerArguments"] == ["--smoke-cases", "8"]
+    assert champion["ContainerArguments"] == ["--smoke-cases", "0"]
 
 
 def test_training_reads_the_runs_curated_train_split_and_writes_artifacts() -> None:

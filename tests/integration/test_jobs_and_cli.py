@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -23,10 +24,13 @@ def test_prepare_train_evaluate_jobs_honour_sagemaker_paths(
     sample_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     processing = tmp_path / "opt/ml/processing"
-    summary = prepare_job.run(sample_data, processing / "output", test_share=0.25)
-    assert summary["train"] > 0 and summary["test"] > 0  # type: ignore[operator]
+    # The raw zone as the job receives it: the base data under base/ (no admin records yet).
+    shutil.copytree(sample_data, processing / "input/base")
+    assert prepare_job.main(["--test-share", "0.25", *_paths(processing)]) == 0
+    manifest = json.loads((processing / "output/dataset.json").read_text())
+    assert manifest["splits"]["train"]["rows"] > 0 and manifest["splits"]["test"]["rows"] > 0
     train_ids = (processing / "output/train/X_train.csv").read_text()
-    test_x = (processing / "output/test/X_train.csv").read_text().splitlines()[1:]
+    test_x = (processing / "output/test/X_test.csv").read_text().splitlines()[1:]
     # A product is in one split only, decided by its id: stable from run to run.
     for line in test_x:
         product_id = line.split(",")[-2]
@@ -64,6 +68,10 @@ def test_prepare_train_evaluate_jobs_honour_sagemaker_paths(
     metrics = json.loads((evaluation / "metrics.json").read_text())
     assert metrics["model_version"] == ProductTypeModel.load(model_dir).version
     assert (evaluation / "baseline.json").is_file() and (evaluation / "report.md").is_file()
+
+
+def _paths(processing: Path) -> list[str]:
+    return ["--input", str(processing / "input"), "--output", str(processing / "output")]
 
 
 def test_train_job_writes_failure_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,75 @@
+"""moto with Step Functions executing definitions, the stand-ins of pipeline_harness installed,
+and a small generated catalog as the base data."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pipeline_harness
+import pytest
+
+from prodcat.sample_catalog import write_sample_catalog
+
+# moto logs every forwarded SageMaker call and every failed state at WARNING.
+logging.getLogger("moto").setLevel(logging.ERROR)
+
+
+@pytest.fixture(scope="session")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sample_catalog(tmp_path_factory.mktemp("base"), per_class=4, seed=3)
+
+
+@pytest.fixture
+def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[pipeline_harness.Moto]:
+    from moto import mock_aws
+
+    from lambdas.pipeline import gate, smoke
+
+    for name, value in {
+        "AWS_DEFAULT_REGION": pipeline_harness.REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    config: Any = {
+        "stepfunctions": {"execute_state_machine": True},
+        "lambda": {"use_docker": False},
+    }
+    with mock_aws(config=config):
+        gate._s3_client.cache_clear()
+        lambdas = pipeline_harness.InProcessLambdas()
+        lambdas.install(monkeypatch)
+        stack = pipeline_harness.PipelineStack()
+        jobs = pipeline_harness.SageMakerDoubles(stack.s3, stack.sagemaker, stack.cloudwatch)
+        served = pipeline_harness.ServedEndpoints(stack.s3, stack.sagemaker)
+        monkeypatch.setattr(smoke, "_runtime_client", lambda: served)
+        handlers = {
+            "double-sagemaker-processing-job": jobs.processing_job,
+            "double-sagemaker-training-job": jobs.training_job,
+            "double-sagemaker-update-endpoint": jobs.update_endpoint,
+            "double-sfn-list-executions": pipeline_harness.sfn_list_executions,
+            "double-s3-get-object": pipeline_harness.s3_get_object,
+            f"{pipeline_harness.PREFIX}-gate": pipeline_harness.lambda_handler(gate.handler),
+            f"{pipeline_harness.PREFIX}-smoke": pipeline_harness.lambda_handler(smoke.handler),
+        }
+        for name, handler in handlers.items():
+            lambdas.register(name, handler)
+        try:
+            yield pipeline_harness.Moto(stack, jobs, served, lambdas)
+        finally:
+            # An execution thread must not outlive the mock (it would call real AWS).
+            if jobs.hold_prepare is not None:
+                jobs.hold_prepare.set()
+            deadline = time.monotonic() + 120
+            while stack.sfn.list_executions(
+                stateMachineArn=stack.state_machine, statusFilter="RUNNING"
+            )["executions"]:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            gate._s3_client.cache_clear()

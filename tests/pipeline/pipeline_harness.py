@@ -1,0 +1,625 @@
+"""The retrain state machine run by moto's Step Functions interpreter, with stand-ins where moto
+cannot run an integration, and every stand-in running real code:
+
+- SageMaker `.sync` jobs (moto: unsupported) -> sagemaker_jobs.in_process, which runs the real
+  prepare / train / evaluate entry points on the S3 objects in moto, as SageMaker would run
+  the jobs image (train and evaluate are cached by the content of their inputs: they are
+  deterministic, and a session trains each distinct dataset once);
+- aws-sdk:sagemaker:updateEndpoint (moto: not implemented) -> the endpoint switched to the new config
+  in moto, or kept on the old one when an auto-rollback alarm is in ALARM, as SageMaker does;
+- aws-sdk:sfn:listExecutions and aws-sdk:s3:getObject (moto passes the parameters to boto3 as
+  written, but the SDK integration takes PascalCase names that sfn's API spells camelCase,
+  and moto returns GetObject's Body as a stream where Step Functions returns its text) -> the
+  same calls through boto3, answered as Step Functions answers them;
+- the gate and smoke-test Lambdas (moto's Lambda without Docker only echoes) -> their real
+  handlers, in process; the smoke test talks to the real inference server (inference.server)
+  loaded with the model the endpoint's config names in moto (moto's invoke_endpoint returns
+  canned bytes).
+
+Everything else (Pass/Choice/Wait/Parallel, retries and catches, intrinsic functions, SNS,
+S3 CopyObject, the SageMaker registry and endpoint APIs) is moto's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import tarfile
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import boto3
+from botocore.exceptions import ClientError
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from sagemaker_jobs import in_process
+from step_functions.definition import (
+    DeploySettings,
+    GatePolicy,
+    JobResources,
+    PipelineDefinitionSettings,
+    ServerlessSettings,
+    build_definition,
+)
+from step_functions.render import replace_resources, substitute, task_resources
+
+REGION = "eu-west-3"
+ACCOUNT = "123456789012"
+PREFIX = "prodcat-test"
+BUCKET = "prodcat-test-lake"
+GROUP = f"{PREFIX}-models"
+ENDPOINT = f"{PREFIX}-predict"
+STATE_MACHINE = f"{PREFIX}-retrain"
+ALARMS = (f"{PREFIX}-endpoint-5xx", f"{PREFIX}-endpoint-latency-p99")
+CODE_VERSION = "0123456789abcdef"
+
+log = logging.getLogger("pipeline-harness")
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+# Resource -> the stand-in Lambda that runs in its place (see the module docstring).
+DOUBLES = {
+    "arn:aws:states:::sagemaker:createProcessingJob.sync": "double-sagemaker-processing-job",
+    "arn:aws:states:::sagemaker:createTrainingJob.sync": "double-sagemaker-training-job",
+    "arn:aws:states:::aws-sdk:sagemaker:updateEndpoint": "double-sagemaker-update-endpoint",
+    "arn:aws:states:::aws-sdk:sfn:listExecutions": "double-sfn-list-executions",
+    "arn:aws:states:::aws-sdk:s3:getObject": "double-s3-get-object",
+}
+# What moto's interpreter runs itself (checked: nothing else is left after the swap).
+MOTO_RUNS = {
+    "arn:aws:states:::lambda:invoke",
+    "arn:aws:states:::sns:publish",
+    "arn:aws:states:::sagemaker:createModel",
+    "arn:aws:states:::sagemaker:createEndpointConfig",
+    "arn:aws:states:::sagemaker:createEndpoint",
+    "arn:aws:states:::aws-sdk:s3:copyObject",
+}
+
+
+def settings() -> PipelineDefinitionSettings:
+    job = JobResources(instance_type="ml.m5.xlarge", volume_size_gb=30, max_runtime_seconds=3600)
+    return PipelineDefinitionSettings(
+        name_prefix=PREFIX,
+        endpoint_name=ENDPOINT,
+        raw_prefix="raw/",
+        curated_prefix="curated/",
+        artifacts_prefix="models/artifacts/",
+        reports_prefix="models/reports/",
+        processing=job,
+        training=job,
+        hyperparameters={"folds": "3"},
+        serverless=ServerlessSettings(memory_size_mb=2048, max_concurrency=2),
+        # Floors low enough for a model trained on a hundred generated listings; the margin
+        # is what the better/worse paths turn on.
+        gate=GatePolicy(
+            mode="text_only", metric="weighted_f1", margin=0.02, min_accuracy=0.05, max_ece=0.9
+        ),
+        deploy=DeploySettings(rollback_alarm_names=ALARMS, bake_seconds=300),
+        test_share=0.3,
+        smoke_cases=4,
+    )
+
+
+def placeholders() -> dict[str, str]:
+    role = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}"
+    return {
+        "DataLakeBucket": BUCKET,
+        "PrepareRoleArn": f"{role}-prepare",
+        "EvaluateRoleArn": f"{role}-evaluate",
+        "TrainingRoleArn": f"{role}-train",
+        "ModelRoleArn": f"{role}-model",
+        "JobsImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/jobs:{CODE_VERSION}",
+        "ServingImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/serving:{CODE_VERSION}",
+        "CodeVersion": CODE_VERSION,
+        "ModelPackageGroupName": GROUP,
+        "GateFunctionArn": function_arn(f"{PREFIX}-gate"),
+        "SmokeFunctionArn": function_arn(f"{PREFIX}-smoke"),
+        "OnCallTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:{PREFIX}-oncall",
+    }
+
+
+def quick(definition: dict[str, Any]) -> dict[str, Any]:
+    """Same transitions, shorter sleeps: retries 1 s apart (ASL's minimum), polls without wait."""
+    text = json.dumps(definition)
+    fast: dict[str, Any] = json.loads(text)
+
+    def walk(states: dict[str, Any]) -> None:
+        for state in states.values():
+            for retrier in state.get("Retry", []):
+                retrier["IntervalSeconds"] = 1
+            if state["Type"] == "Wait":
+                state["Seconds"] = 0
+            for branch in state.get("Branches", []):
+                walk(branch["States"])
+
+    walk(fast["States"])
+    return fast
+
+
+def definition_for_moto() -> dict[str, Any]:
+    rendered = substitute(build_definition(settings()), placeholders())
+    swapped = replace_resources(rendered, {k: function_arn(v) for k, v in DOUBLES.items()})
+    left = set(task_resources(swapped).values()) - MOTO_RUNS
+    assert all(
+        r.startswith("arn:aws:lambda:") or r.startswith("arn:aws:states:::aws-sdk:sagemaker:")
+        for r in left
+    ), left
+    return quick(swapped)
+
+
+# --- Lambda functions run in process -----------------------------------------------------------
+
+
+class _Context:
+    function_name = "in-process"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = function_arn("in-process")
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 300_000
+
+
+Handler = Callable[[dict[str, Any]], Any]
+
+
+class InProcessLambdas:
+    """moto's Lambda without Docker answers every invoke with its input; this runs a Python
+    handler instead, and reports its exceptions the way Lambda does (FunctionError)."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Handler] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def register(self, name: str, handler: Handler) -> None:
+        self.handlers[name] = handler
+
+    def invoke(self, name: str, body: str) -> tuple[bytes, str | None]:
+        name = name.split(":function:")[-1].split(":")[0]
+        event = json.loads(body) if body else {}
+        self.calls.append((name, event))
+        handler = self.handlers.get(name)
+        if handler is None:
+            return json.dumps({"errorType": "ResourceNotFound", "errorMessage": name}).encode(), (
+                "Unhandled"
+            )
+        try:
+            return json.dumps(handler(event)).encode(), None
+        except Exception as exc:
+            log.info("%s failed: %s", name, exc)
+            payload = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+            return json.dumps(payload).encode(), "Unhandled"
+
+    def install(self, monkeypatch: Any) -> None:
+        lambdas = self
+
+        def invoke(
+            backend: Any,
+            function_name: str,
+            qualifier: Any,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
+        ) -> bytes:
+            payload, error = lambdas.invoke(function_name, body)
+            if error:
+                response_headers["x-amz-function-error"] = error
+            return payload
+
+        monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
+
+
+def lambda_handler(handler: Callable[[dict[str, Any], Any], Any]) -> Handler:
+    return lambda event: handler(event, _Context())
+
+
+# --- SageMaker, S3 and Step Functions stand-ins ---------------------------------------------------
+
+# Deterministic jobs, cached for the session by the content of what they read.
+_JOB_CACHE: dict[str, dict[str, bytes]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _prefix_digest(s3: Any, uri: str) -> str:
+    bucket, prefix = in_process.split_s3_uri(uri)
+    h = hashlib.sha256()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            h.update(item["Key"][len(prefix) :].encode() + b"\0" + hashlib.sha256(body).digest())
+    return h.hexdigest()
+
+
+def _snapshot(s3: Any, uri: str) -> dict[str, bytes]:
+    bucket, prefix = in_process.split_s3_uri(uri)
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            out[item["Key"][len(prefix) :]] = s3.get_object(Bucket=bucket, Key=item["Key"])[
+                "Body"
+            ].read()
+    return out
+
+
+def _restore(s3: Any, uri: str, files: dict[str, bytes]) -> None:
+    bucket, prefix = in_process.split_s3_uri(uri)
+    for rel, body in files.items():
+        s3.put_object(Bucket=bucket, Key=prefix + rel, Body=body)
+
+
+@dataclass
+class SageMakerDoubles:
+    s3: Any
+    sagemaker: Any
+    cloudwatch: Any
+    fail_training: str | None = None  # a FailureReason: every training job fails with it
+    hold_prepare: threading.Event | None = None  # Prepare waits for it (the overlap test)
+    prepare_started: threading.Event = field(default_factory=threading.Event)
+    training_requests: list[dict[str, Any]] = field(default_factory=list)
+    processing_requests: list[dict[str, Any]] = field(default_factory=list)
+    endpoint_updates: list[dict[str, Any]] = field(default_factory=list)
+    jobs_run: list[str] = field(default_factory=list)  # module names actually run (cache misses)
+
+    def processing_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.processing_requests.append(request)
+        module = request["AppSpecification"]["ContainerEntrypoint"][-1]
+        if module == "sagemaker_jobs.prepare":
+            self.prepare_started.set()
+            if self.hold_prepare is not None and not self.hold_prepare.wait(60):
+                raise in_process.JobFailed("held too long")
+            self.jobs_run.append(module)
+            return in_process.run_processing_job(request, self.s3)
+        # Evaluate: cached by model bytes, test rows and arguments.
+        inputs = sorted(
+            (i["InputName"], _prefix_digest(self.s3, i["S3Input"]["S3Uri"]))
+            for i in request["ProcessingInputs"]
+        )
+        key = json.dumps([module, inputs, request["AppSpecification"].get("ContainerArguments")])
+        (output,) = request["ProcessingOutputConfig"]["Outputs"]
+        with _CACHE_LOCK:
+            cached = _JOB_CACHE.get(key)
+        if cached is None:
+            self.jobs_run.append(module)
+            answer = in_process.run_processing_job(request, self.s3)
+            with _CACHE_LOCK:
+                _JOB_CACHE[key] = _snapshot(self.s3, output["S3Output"]["S3Uri"])
+            return answer
+        _restore(self.s3, output["S3Output"]["S3Uri"], cached)
+        return {
+            "ProcessingJobName": request["ProcessingJobName"],
+            "ProcessingJobStatus": "Completed",
+        }
+
+    def training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.training_requests.append(request)
+        if self.fail_training is not None:
+            raise in_process.JobFailed(f"{request['TrainingJobName']}: {self.fail_training}")
+        (channel,) = request["InputDataConfig"]
+        uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+        key = json.dumps(["train", _prefix_digest(self.s3, uri), request["HyperParameters"]])
+        name = request["TrainingJobName"]
+        bucket, prefix = in_process.split_s3_uri(request["OutputDataConfig"]["S3OutputPath"])
+        artifact = f"{prefix.rstrip('/')}/{name}/output/model.tar.gz"
+        with _CACHE_LOCK:
+            cached = _JOB_CACHE.get(key)
+        if cached is None:
+            self.jobs_run.append("sagemaker_jobs.train")
+            answer = in_process.run_training_job(request, self.s3)
+            body = self.s3.get_object(Bucket=bucket, Key=artifact)["Body"].read()
+            with _CACHE_LOCK:
+                _JOB_CACHE[key] = {"model.tar.gz": body}
+            return answer
+        self.s3.put_object(Bucket=bucket, Key=artifact, Body=cached["model.tar.gz"])
+        return {
+            "TrainingJobName": name,
+            "TrainingJobStatus": "Completed",
+            "ModelArtifacts": {"S3ModelArtifacts": f"s3://{bucket}/{artifact}"},
+        }
+
+    def update_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
+        """UpdateEndpoint as SageMaker behaves: the endpoint and the config must exist; an
+        auto-rollback alarm in ALARM during the deployment keeps the old config serving."""
+        self.endpoint_updates.append(request)
+        name, config = request["EndpointName"], request["EndpointConfigName"]
+        current = self.sagemaker.describe_endpoint(EndpointName=name)
+        self.sagemaker.describe_endpoint_config(EndpointConfigName=config)
+        alarms = [
+            a["AlarmName"]
+            for a in request.get("DeploymentConfig", {})
+            .get("AutoRollbackConfiguration", {})
+            .get("Alarms", [])
+        ]
+        if alarms:
+            states = self.cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"]
+            if any(a["StateValue"] == "ALARM" for a in states):
+                return {"EndpointArn": current["EndpointArn"]}  # rolled back: old config stays
+        # moto has no UpdateEndpoint: the same endpoint name, now on the new config.
+        self.sagemaker.delete_endpoint(EndpointName=name)
+        created = self.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config)
+        return {"EndpointArn": created["EndpointArn"]}
+
+
+def sfn_list_executions(event: dict[str, Any]) -> dict[str, Any]:
+    """aws-sdk:sfn:listExecutions as Step Functions runs it: PascalCase in and out."""
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    listed = sfn.list_executions(
+        stateMachineArn=event["StateMachineArn"],
+        statusFilter=event["StatusFilter"],
+        maxResults=event.get("MaxResults", 100),
+    )["executions"]
+    return {
+        "Executions": [
+            {
+                "ExecutionArn": e["executionArn"],
+                "StateMachineArn": e["stateMachineArn"],
+                "Name": e["name"],
+                "Status": e["status"],
+                "StartDate": e["startDate"].isoformat(),
+            }
+            for e in listed
+        ]
+    }
+
+
+def s3_get_object(event: dict[str, Any]) -> dict[str, Any]:
+    """aws-sdk:s3:getObject as Step Functions runs it: the Body as text."""
+    s3 = boto3.client("s3", region_name=REGION)
+    got = s3.get_object(Bucket=event["Bucket"], Key=event["Key"])
+    return {
+        "Body": got["Body"].read().decode(),
+        "ContentType": got.get("ContentType"),
+        "ContentLength": got["ContentLength"],
+    }
+
+
+# --- The endpoint, served by the real inference server -------------------------------------------
+
+
+class ServedEndpoints:
+    """sagemaker-runtime for the smoke test: the endpoint's current config in moto -> its model
+    -> the model artifact in S3 -> inference.server's /invocations (cached per artifact).
+    With `healthy_only` set, any other artifact answers 500, as a container that cannot serve.
+    """
+
+    # One server per distinct model (by the artifact's sha256), for the whole session.
+    _apps: ClassVar[dict[str, Any]] = {}
+    _models = tempfile.TemporaryDirectory(prefix="served-models-")
+
+    def __init__(self, s3: Any, sagemaker: Any) -> None:
+        self.s3, self.sagemaker = s3, sagemaker
+        self.healthy_only: set[str] | None = None
+        self.invocations: list[tuple[str, str]] = []  # (endpoint, model data url)
+
+    def model_data_url(self, endpoint_name: str) -> str:
+        config_name = self.sagemaker.describe_endpoint(EndpointName=endpoint_name)[
+            "EndpointConfigName"
+        ]
+        config = self.sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+        model = self.sagemaker.describe_model(
+            ModelName=config["ProductionVariants"][0]["ModelName"]
+        )
+        url: str = model["PrimaryContainer"]["ModelDataUrl"]
+        return url
+
+    def _app(self, url: str) -> Any:
+        from fastapi.testclient import TestClient
+
+        from inference.server import create_app
+
+        bucket, key = in_process.split_s3_uri(url)
+        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        digest = hashlib.sha256(body).hexdigest()
+        if digest not in self._apps:
+            target = Path(self._models.name) / digest[:16]
+            with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+                tar.extractall(target, filter="data")
+            self._apps[digest] = TestClient(create_app(target))
+        return self._apps[digest]
+
+    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
+        url = self.model_data_url(request["EndpointName"])
+        self.invocations.append((request["EndpointName"], url))
+        if self.healthy_only is not None and url not in self.healthy_only:
+            status, content = 500, b'{"error": "the container crashed"}'
+        else:
+            answer = self._app(url).post(
+                "/invocations",
+                content=request["Body"],
+                headers={"content-type": request["ContentType"]},
+            )
+            status, content = answer.status_code, answer.content
+        if status != 200:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ModelError",
+                        "Message": f"Received server error ({status}) from primary: {content[:200]!r}",
+                    },
+                    "OriginalStatusCode": status,
+                },
+                "InvokeEndpoint",
+            )
+        return {"Body": io.BytesIO(content), "ContentType": "application/json"}
+
+
+def jpeg(color: tuple[int, int, int]) -> bytes:
+    """A small photo of one color (distinct colors, distinct bytes)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (48, 48), color).save(out, "JPEG")
+    return out.getvalue()
+
+
+# --- The stack and its observations ----------------------------------------------------------------
+
+
+@dataclass
+class Execution:
+    arn: str
+    status: str
+    output: dict[str, Any]
+    error: str | None
+    entered: list[str]  # state names, in the order entered (Parallel branches included)
+    events: list[dict[str, Any]]
+
+    @property
+    def run_id(self) -> str:
+        """The run's id, as PlanRun recorded it."""
+        for event in self.events:
+            details = event.get("stateExitedEventDetails", {})
+            if details.get("name") == "PlanRun":
+                return str(json.loads(details["output"])["run"]["id"])
+        raise AssertionError("the execution never left PlanRun")
+
+    def request(self, resource: str) -> dict[str, Any]:
+        """The parameters of the (one) task call to `resource` (e.g. "createModelPackage")."""
+        (sent,) = [
+            json.loads(e["taskScheduledEventDetails"]["parameters"])
+            for e in self.events
+            if e.get("taskScheduledEventDetails", {}).get("resource") == resource
+        ]
+        parameters: dict[str, Any] = sent
+        return parameters
+
+    def path_through(self, *states: str) -> bool:
+        """True when `states` were entered in this order (others may come between)."""
+        it = iter(self.entered)
+        return all(any(s == e for e in it) for s in states)
+
+
+class PipelineStack:
+    """The deployed pieces, in moto: lake bucket, on-call topic (read through an SQS
+    subscription), model package group, alarms, the state machine."""
+
+    def __init__(self) -> None:
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.sns = boto3.client("sns", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.sagemaker = boto3.client("sagemaker", region_name=REGION)
+        self.cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+        self.s3.create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        topic = self.sns.create_topic(Name=f"{PREFIX}-oncall")["TopicArn"]
+        queue = self.sqs.create_queue(QueueName="oncall-inbox")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        self.inbox = queue
+        self.sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+        for alarm in ALARMS:
+            self.cloudwatch.put_metric_alarm(
+                AlarmName=alarm,
+                Namespace="AWS/SageMaker",
+                MetricName="Invocation5XXErrors",
+                Statistic="Sum",
+                Period=300,
+                EvaluationPeriods=1,
+                Threshold=0,
+                ComparisonOperator="GreaterThanThreshold",
+            )
+        self.state_machine = self.sfn.create_state_machine(
+            name=STATE_MACHINE,
+            definition=json.dumps(definition_for_moto()),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-states",
+        )["stateMachineArn"]
+
+    def start(self, name: str, trigger: str = "manual") -> str:
+        arn: str = self.sfn.start_execution(
+            stateMachineArn=self.state_machine, name=name, input=json.dumps({"trigger": trigger})
+        )["executionArn"]
+        return arn
+
+    def wait(self, arn: str, timeout: float = 600) -> Execution:
+        deadline = time.monotonic() + timeout
+        while (described := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{arn} still running after {timeout} s")
+            time.sleep(0.1)
+        events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        entered = [
+            e["stateEnteredEventDetails"]["name"]
+            for e in events
+            if e["type"].endswith("StateEntered")
+        ]
+        return Execution(
+            arn=arn,
+            status=described["status"],
+            output=json.loads(described.get("output") or "{}"),
+            error=described.get("error"),
+            entered=entered,
+            events=events,
+        )
+
+    def run(self, name: str) -> Execution:
+        return self.wait(self.start(name))
+
+    def notifications(self) -> list[dict[str, str]]:
+        """Every on-call message so far (subject, message), oldest first; drains the inbox."""
+        found: list[dict[str, str]] = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.inbox, MaxNumberOfMessages=10)
+            messages = got.get("Messages", [])
+            if not messages:
+                return found
+            for m in messages:
+                envelope = json.loads(m["Body"])
+                found.append(
+                    {"subject": envelope.get("Subject", ""), "message": envelope["Message"]}
+                )
+                self.sqs.delete_message(QueueUrl=self.inbox, ReceiptHandle=m["ReceiptHandle"])
+
+    def packages(self) -> list[dict[str, Any]]:
+        """Every model package of the group, oldest first, described."""
+        listed = self.sagemaker.list_model_packages(
+            ModelPackageGroupName=GROUP, SortBy="CreationTime", SortOrder="Ascending"
+        )["ModelPackageSummaryList"]
+        return [
+            self.sagemaker.describe_model_package(ModelPackageName=p["ModelPackageArn"])
+            for p in listed
+        ]
+
+    def endpoint_config(self) -> str | None:
+        try:
+            name: str = self.sagemaker.describe_endpoint(EndpointName=ENDPOINT)[
+                "EndpointConfigName"
+            ]
+        except ClientError:
+            return None
+        return name
+
+    def object(self, key: str) -> bytes | None:
+        try:
+            body: bytes = self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        except ClientError:
+            return None
+        return body
+
+    def keys(self, prefix: str) -> list[str]:
+        listed = self.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+        return [o["Key"] for o in listed]
+
+
+@dataclass
+class Moto:
+    """What a test drives and observes (the `moto` fixture of conftest.py)."""
+
+    stack: PipelineStack
+    jobs: SageMakerDoubles
+    served: ServedEndpoints
+    lambdas: InProcessLambdas
