@@ -56,7 +56,7 @@ class MonitoringStack(Stack):
                 api=api.api.api,
                 functions={
                     **{name: f.function for name, f in api.api.functions.items()},
-                    "Gate": pipeline_construct.gate.function,
+                    **pipeline_construct.functions,
                 },
                 endpoint_name=ml.endpoint_name,
                 state_machine=pipeline_construct.state_machine,

@@ -76,7 +76,7 @@ def test_every_alarm_notifies_on_call_both_ways(synth: Synth) -> None:
         "DriftCheckFailed",
         "DriftCheckTriggerDeadLettersNotEmpty",
     }
-    for function in ("Auth", "Predict", "Logs", "Products", "Feedback", "Gate"):
+    for function in ("Auth", "Predict", "Logs", "Products", "Feedback", "Gate", "Smoke"):
         expected |= {f"{function}LambdaErrors", f"{function}LambdaThrottles"}
     assert set(alarms) == expected
     for name, alarm in alarms.items():
