@@ -89,6 +89,19 @@ def cmd_pipeline_start(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pipeline_run(args: argparse.Namespace) -> int:
+    if not args.local:
+        print(
+            "prodcat pipeline run: only --local runs here; a deployed stage runs in AWS: "
+            "prodcat pipeline start --stage STAGE",
+            file=sys.stderr,
+        )
+        return 2
+    from step_functions.local_run import run_local
+
+    return run_local(args.data, args.work, args.keep_running)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prodcat", description=__doc__)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -158,6 +171,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--state-machine-arn", help="default: prodcat-<stage>-retrain in the caller's account"
     )
     p.set_defaults(func=cmd_pipeline_start)
+    p = pipeline_sub.add_parser(
+        "run", help="--local: the same state machine on the local stack, printing each state"
+    )
+    p.add_argument("--local", action="store_true", help="run on the local stack (required)")
+    p.add_argument(
+        "--data", type=Path, help="base data in the challenge format (default: a sample catalog)"
+    )
+    p.add_argument("--work", type=Path, default=Path(".work/pipeline"), help="scratch directory")
+    p.add_argument(
+        "--keep-running", action="store_true", help="keep serving the new model until Ctrl-C"
+    )
+    p.set_defaults(func=cmd_pipeline_run)
     return parser
 
 

@@ -27,16 +27,12 @@ from infra.constructs.on_call_topic_construct import OnCallTopicConstruct
 from infra.constructs.powertools_function_construct import PowertoolsFunctionConstruct
 from infra.constructs.retention import retention
 from infra.constructs.sagemaker_roles_construct import SageMakerRolesConstruct
-from step_functions import trigger
+from step_functions import stage_settings, trigger
 from step_functions.definition import (
     DATASET_MANIFEST,
     PRODUCTION_BASELINE_KEY,
     PRODUCTION_METRICS_KEY,
-    DeploySettings,
-    GatePolicy,
-    JobResources,
     PipelineDefinitionSettings,
-    ServerlessSettings,
     build_definition,
 )
 
@@ -49,29 +45,7 @@ def state_machine_name(config: StageConfig) -> str:
 
 def definition_settings(config: StageConfig, zones: DataLakeZones) -> PipelineDefinitionSettings:
     """The static half of the definition, from the stage config."""
-    ml = config.ml
-    return PipelineDefinitionSettings(
-        name_prefix=config.prefix,
-        endpoint_name=config.endpoint_name,
-        raw_prefix=zones.raw,
-        curated_prefix=zones.curated,
-        artifacts_prefix=zones.artifacts,
-        reports_prefix=zones.reports,
-        processing=JobResources(
-            instance_type=ml.processing.instance_type,
-            volume_size_gb=ml.processing.volume_size_gb,
-            max_runtime_seconds=ml.processing.max_runtime_minutes * 60,
-        ),
-        training=JobResources(
-            instance_type=ml.training.instance_type,
-            volume_size_gb=ml.training.volume_size_gb,
-            max_runtime_seconds=ml.training.max_runtime_minutes * 60,
-        ),
-        hyperparameters=dict(ml.hyperparameters),
-        serverless=ServerlessSettings(**ml.serverless.model_dump()),
-        gate=GatePolicy(**config.pipeline.gate.model_dump()),
-        deploy=DeploySettings(rollback_alarm_names=rollback_alarm_names(config.stage)),
-    )
+    return stage_settings.definition_settings(config, zones, rollback_alarm_names(config.stage))
 
 
 class TrainingPipelineConstruct(Construct):

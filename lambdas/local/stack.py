@@ -53,6 +53,8 @@ class LocalResources:
 
 def _aws_environment(moto_url: str, runtime_url: str) -> dict[str, str]:
     return {
+        # moto's Step Functions interpreter calls the services it integrates at this port.
+        "MOTO_PORT": moto_url.rsplit(":", 1)[1],
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_SESSION_TOKEN": "local",
@@ -172,8 +174,12 @@ class LocalStack:
         *,
         port: int | None = None,
         throttle: TokenBucket | None = None,
+        deploy_model: bool = True,
     ) -> None:
+        """`deploy_model=False` starts with no endpoint, as a fresh AWS stage does (/predict
+        answers 503 until the pipeline's first run deploys one)."""
         self._model_dir = model_dir
+        self._deploy_model = deploy_model
         self._port = port
         self._throttle = throttle or TokenBucket(rate=20, burst=40)  # cdk.json dev stage
         self._exit = ExitStack()
@@ -211,8 +217,8 @@ class LocalStack:
 
         settings = create_resources()
         self._exit.enter_context(_environment(settings))
-        model_dir = self._model_dir or sample_model()
-        self.endpoints.deploy(ENDPOINT_NAME, model_dir)
+        if self._deploy_model:
+            self.endpoints.deploy(ENDPOINT_NAME, self._model_dir or sample_model())
 
         # Imported here: the handler module reads its environment and builds its clients lazily.
         from lambdas.api import clients
