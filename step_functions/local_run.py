@@ -389,6 +389,14 @@ def _without_waits(definition: dict[str, Any]) -> dict[str, Any]:
     return fast
 
 
+def sample_base_data(out: Path) -> Path:
+    """Generated base data, enough for the first model to clear the dev stage's gate floors."""
+    from prodcat.sample_catalog import write_sample_catalog
+
+    shutil.rmtree(out, ignore_errors=True)
+    return write_sample_catalog(out, per_class=6, seed=1)
+
+
 def run_local(data_dir: Path | None, work_dir: Path, keep_running: bool) -> int:
     """Start the local stack, seed the base data, run the pipeline, show the served model."""
     from lambdas.local.stack import LocalStack
@@ -398,11 +406,7 @@ def run_local(data_dir: Path | None, work_dir: Path, keep_running: bool) -> int:
         logging.getLogger(name).setLevel(logging.CRITICAL if name == "moto" else logging.WARNING)
     work_dir.mkdir(parents=True, exist_ok=True)
     if data_dir is None:
-        from prodcat.sample_catalog import write_sample_catalog
-
-        data_dir = work_dir / "base-data"
-        shutil.rmtree(data_dir, ignore_errors=True)
-        write_sample_catalog(data_dir, per_class=6, seed=1)
+        data_dir = sample_base_data(work_dir / "base-data")
     # As a fresh stage: no endpoint until the pipeline's first run creates one.
     with LocalStack(deploy_model=False) as stack:
         assert stack.resources is not None
