@@ -26,8 +26,10 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[pipeline_harness.Moto]:
     from moto import mock_aws
+    from moto.awslambda_simple.models import LambdaSimpleBackend
 
     from lambdas.pipeline import gate, smoke
+    from step_functions import local_run
 
     for name, value in {
         "AWS_DEFAULT_REGION": pipeline_harness.REGION,
@@ -43,7 +45,7 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[pipeline_harness.Moto]:
     with mock_aws(config=config):
         gate._s3_client.cache_clear()
         lambdas = pipeline_harness.InProcessLambdas()
-        lambdas.install(monkeypatch)
+        monkeypatch.setattr(LambdaSimpleBackend, "invoke", lambdas.backend_invoke())
         stack = pipeline_harness.PipelineStack()
         jobs = pipeline_harness.SageMakerDoubles(stack.s3, stack.sagemaker, stack.cloudwatch)
         served = pipeline_harness.ServedEndpoints(stack.s3, stack.sagemaker)
@@ -52,10 +54,10 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[pipeline_harness.Moto]:
             "double-sagemaker-processing-job": jobs.processing_job,
             "double-sagemaker-training-job": jobs.training_job,
             "double-sagemaker-update-endpoint": jobs.update_endpoint,
-            "double-sfn-list-executions": pipeline_harness.sfn_list_executions,
-            "double-s3-get-object": pipeline_harness.s3_get_object,
-            f"{pipeline_harness.PREFIX}-gate": pipeline_harness.lambda_handler(gate.handler),
-            f"{pipeline_harness.PREFIX}-smoke": pipeline_harness.lambda_handler(smoke.handler),
+            "double-sfn-list-executions": local_run.sfn_list_executions,
+            "double-s3-get-object": local_run.s3_get_object,
+            f"{pipeline_harness.PREFIX}-gate": local_run.lambda_handler(gate.handler),
+            f"{pipeline_harness.PREFIX}-smoke": local_run.lambda_handler(smoke.handler),
         }
         for name, handler in handlers.items():
             lambdas.register(name, handler)

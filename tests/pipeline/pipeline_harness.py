@@ -30,14 +30,12 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import boto3
 from botocore.exceptions import ClientError
-from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from sagemaker_jobs import in_process
 from step_functions.definition import (
@@ -47,6 +45,9 @@ from step_functions.definition import (
     PipelineDefinitionSettings,
     ServerlessSettings,
     build_definition,
+)
+from step_functions.local_run import (  # the same stand-ins `pipeline run --local` uses
+    InProcessLambdas,
 )
 from step_functions.render import replace_resources, substitute, task_resources
 
@@ -158,71 +159,6 @@ def definition_for_moto() -> dict[str, Any]:
 
 
 # --- Lambda functions run in process -----------------------------------------------------------
-
-
-class _Context:
-    function_name = "in-process"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = function_arn("in-process")
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 300_000
-
-
-Handler = Callable[[dict[str, Any]], Any]
-
-
-class InProcessLambdas:
-    """moto's Lambda without Docker answers every invoke with its input; this runs a Python
-    handler instead, and reports its exceptions the way Lambda does (FunctionError)."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[str, Handler] = {}
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def register(self, name: str, handler: Handler) -> None:
-        self.handlers[name] = handler
-
-    def invoke(self, name: str, body: str) -> tuple[bytes, str | None]:
-        name = name.split(":function:")[-1].split(":")[0]
-        event = json.loads(body) if body else {}
-        self.calls.append((name, event))
-        handler = self.handlers.get(name)
-        if handler is None:
-            return json.dumps({"errorType": "ResourceNotFound", "errorMessage": name}).encode(), (
-                "Unhandled"
-            )
-        try:
-            return json.dumps(handler(event)).encode(), None
-        except Exception as exc:
-            log.info("%s failed: %s", name, exc)
-            payload = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
-            return json.dumps(payload).encode(), "Unhandled"
-
-    def install(self, monkeypatch: Any) -> None:
-        lambdas = self
-
-        def invoke(
-            backend: Any,
-            function_name: str,
-            qualifier: Any,
-            body: Any,
-            headers: Any,
-            response_headers: Any,
-        ) -> bytes:
-            payload, error = lambdas.invoke(function_name, body)
-            if error:
-                response_headers["x-amz-function-error"] = error
-            return payload
-
-        monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
-
-
-def lambda_handler(handler: Callable[[dict[str, Any], Any], Any]) -> Handler:
-    return lambda event: handler(event, _Context())
 
 
 # --- SageMaker, S3 and Step Functions stand-ins ---------------------------------------------------
@@ -349,39 +285,6 @@ class SageMakerDoubles:
         self.sagemaker.delete_endpoint(EndpointName=name)
         created = self.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config)
         return {"EndpointArn": created["EndpointArn"]}
-
-
-def sfn_list_executions(event: dict[str, Any]) -> dict[str, Any]:
-    """aws-sdk:sfn:listExecutions as Step Functions runs it: PascalCase in and out."""
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    listed = sfn.list_executions(
-        stateMachineArn=event["StateMachineArn"],
-        statusFilter=event["StatusFilter"],
-        maxResults=event.get("MaxResults", 100),
-    )["executions"]
-    return {
-        "Executions": [
-            {
-                "ExecutionArn": e["executionArn"],
-                "StateMachineArn": e["stateMachineArn"],
-                "Name": e["name"],
-                "Status": e["status"],
-                "StartDate": e["startDate"].isoformat(),
-            }
-            for e in listed
-        ]
-    }
-
-
-def s3_get_object(event: dict[str, Any]) -> dict[str, Any]:
-    """aws-sdk:s3:getObject as Step Functions runs it: the Body as text."""
-    s3 = boto3.client("s3", region_name=REGION)
-    got = s3.get_object(Bucket=event["Bucket"], Key=event["Key"])
-    return {
-        "Body": got["Body"].read().decode(),
-        "ContentType": got.get("ContentType"),
-        "ContentLength": got["ContentLength"],
-    }
 
 
 # --- The endpoint, served by the real inference server -------------------------------------------
