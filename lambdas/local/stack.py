@@ -269,6 +269,8 @@ class LocalStack:
 
 def run_forever(model_dir: Path | None, port: int) -> None:
     """`prodcat local up`: start everything, print where it is, stop it all on Ctrl-C."""
+    for name in ("botocore", "httpx"):  # one line per client and per request otherwise
+        logging.getLogger(name).setLevel(logging.WARNING)
     with LocalStack(model_dir, port=port) as stack:
         r = stack.resources
         assert r is not None
