@@ -208,6 +208,18 @@ class MonitoringConfig(_Frozen):
     api_4xx_rate: float = Field(gt=0, le=1)
     api_5xx_rate: float = Field(gt=0, le=1)
     drift_score_threshold: float = Field(gt=0)
+    # The daily drift check: when, over how many hours of captured requests, and how many
+    # requests a feature needs before it gets a score (PSI's noise floor, prodcat/drift.py).
+    drift_check_schedule: str = "cron(30 4 * * ? *)"
+    drift_lookback_hours: int = Field(default=24, ge=1, le=24 * 14)
+    drift_min_samples: int = Field(default=500, ge=50)
+    # Share of predictions under 0.5 top-1 probability, per hour, that pages on-call.
+    low_confidence_rate: float = Field(default=0.4, gt=0, le=1)
+
+    @field_validator("drift_check_schedule")
+    @classmethod
+    def _drift_schedule(cls, value: str) -> str:
+        return PipelineConfig._schedule(value)
 
     @field_validator("oncall_email")
     @classmethod

@@ -42,10 +42,9 @@ DRIFT_PERIOD = Duration.hours(1)
 API_NAMESPACE = "prodcat"  # the API's Powertools metrics
 PREDICT_SERVICE = "prodcat-api-predict"  # Powertools `service` dimension of the predict Lambda
 # Share of predictions whose top-1 probability is under 0.5, over an hour with at least
-# LOW_CONFIDENCE_MIN_PREDICTIONS of them. A calibrated model that is right about 80% of the
-# time puts well under a quarter of its answers there; 0.4 is twice that: traffic it does not
-# know. (A candidate for cdk.json's `monitoring` settings.)
-LOW_CONFIDENCE_RATE_THRESHOLD = 0.4
+# LOW_CONFIDENCE_MIN_PREDICTIONS of them, against `monitoring.low_confidence_rate`. A calibrated
+# model that is right about 80% of the time puts well under a quarter of its answers there;
+# the default 0.4 is twice that: traffic it does not know.
 LOW_CONFIDENCE_MIN_PREDICTIONS = 20
 LOW_CONFIDENCE_PERIOD = Duration.hours(1)
 _MICROSECONDS_PER_MS = 1000  # SageMaker reports ModelLatency and ModelSetupTime in µs
@@ -171,7 +170,7 @@ class MonitoringConstruct(Construct):
         self._alarm(
             "LowConfidenceRate",
             low_confidence,
-            LOW_CONFIDENCE_RATE_THRESHOLD,
+            settings.low_confidence_rate,
             "Share of predictions with a top-1 probability under 0.5 above threshold",
         )
         if resources.drift_check is not None:

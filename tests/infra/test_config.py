@@ -101,3 +101,24 @@ def test_provisioned_concurrency_is_optional() -> None:
     context = _dev_with("ml.serverless.provisioned_concurrency", 2)
     (dev,) = load_stage_configs(context, "dev")
     assert dev.ml.serverless.provisioned_concurrency == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("monitoring.drift_check_schedule", "every day"),
+        ("monitoring.drift_min_samples", 10),
+        ("monitoring.low_confidence_rate", 1.5),
+    ],
+)
+def test_drift_check_settings_are_validated_and_named(path: str, value: Any) -> None:
+    with pytest.raises(ConfigError, match=path.split(".")[-1]):
+        load_stage_configs(_dev_with(path, value), "dev")
+
+
+def test_drift_check_settings_have_defaults_when_left_out() -> None:
+    context = _context()
+    for key in ("drift_check_schedule", "drift_lookback_hours", "drift_min_samples"):
+        del context[CONTEXT_KEY]["dev"]["monitoring"][key]
+    (dev,) = load_stage_configs(context, "dev")
+    assert (dev.monitoring.drift_lookback_hours, dev.monitoring.drift_min_samples) == (24, 500)
