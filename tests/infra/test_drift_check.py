@@ -248,4 +248,3 @@ def test_a_failed_drift_check_alarms(synth: Synth) -> None:
             assert "DriftCheckStateMachine" in flatten(dimension["Value"])
     assert names == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
     assert alarm["EvaluationPeriods"] == 1 and alarm["Threshold"] == 0
-
