@@ -12,16 +12,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from inference.schema import Prediction
 from lambdas.api import endpoint, request_log
 from lambdas.api.delivery import deliver, put_object
-from lambdas.api.errors import BadRequest, PayloadTooLarge
 from lambdas.api.identity import Caller
 from lambdas.api.models import (
-    MAX_PHOTO_BYTES,
     LogEntry,
     LoggedInput,
     LoggedPrediction,
     PredictRequest,
     PredictResponse,
 )
+from lambdas.api.photos import accepted_photo
 from lambdas.api.records import (
     CaptureRecord,
     PhotoRef,
@@ -33,21 +32,6 @@ from lambdas.api.records import (
 from lambdas.api.settings import ApiSettings
 
 LOW_CONFIDENCE = 0.5  # a top-1 probability under this counts toward the low-confidence rate
-
-
-def checked_photo(request: PredictRequest) -> bytes | None:
-    photo = request.photo_bytes()
-    if photo is None:
-        return None
-    if len(photo) > MAX_PHOTO_BYTES:
-        raise PayloadTooLarge(
-            f"the photo is {len(photo)} bytes; the limit is {MAX_PHOTO_BYTES} bytes. Downscale "
-            "it to about 1000 px on its longest side (the model looks at 224x224).",
-            limit_bytes=MAX_PHOTO_BYTES,
-        )
-    if photo_extension(photo) is None:
-        raise BadRequest("photo is not a JPEG, PNG, WEBP, GIF or BMP image")
-    return photo
 
 
 def input_mode(modalities: list[str]) -> str:
@@ -172,7 +156,7 @@ def predict(
     settings: ApiSettings,
     metrics: Metrics,
 ) -> PredictResponse:
-    photo = checked_photo(request)
+    photo = accepted_photo(request.photo)
     started = time.perf_counter()
     answer = endpoint.invoke(
         settings.endpoint_name,

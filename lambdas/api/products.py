@@ -2,8 +2,9 @@
 
 The catalogue table says which admin-added products exist; the data lake's raw zone holds what
 training reads (records/photos keyed by product id, tombstones for deletions). A product is
-accepted only once all three writes succeeded; otherwise the caller gets a 503 and nothing half
-written stays behind, and since writes are keyed by product id a retry is safe.
+accepted only once its catalogue claim, photo and record are all written; otherwise the caller
+gets a 503 and the claim is released (a photo written before the failure stays, but prepare
+trains only on products with a record). Writes are keyed by product id: a retry is safe.
 """
 
 from __future__ import annotations
@@ -19,16 +20,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lambdas.api import request_log
 from lambdas.api.clients import client
 from lambdas.api.delivery import put_object
-from lambdas.api.errors import BadRequest, Conflict, PayloadTooLarge, Unavailable
+from lambdas.api.errors import BadRequest, Conflict, Unavailable
 from lambdas.api.identity import Caller
 from lambdas.api.models import (
-    MAX_PHOTO_BYTES,
     PRODUCT_ID_PATTERN,
     ProductDeleted,
     ProductIn,
     ProductStored,
-    decode_photo_field,
 )
+from lambdas.api.photos import accepted_photo
 from lambdas.api.records import (
     PhotoRef,
     ProductRecord,
@@ -45,24 +45,10 @@ logger = Logger(child=True)
 _STORE_FAILED = "the product could not be stored; nothing was kept, try again"
 
 
-def _photo(product: ProductIn) -> bytes | None:
-    photo = decode_photo_field(product.photo)
-    if photo is None:
-        return None
-    if len(photo) > MAX_PHOTO_BYTES:
-        raise PayloadTooLarge(
-            f"the photo is {len(photo)} bytes; the limit is {MAX_PHOTO_BYTES} bytes",
-            limit_bytes=MAX_PHOTO_BYTES,
-        )
-    if photo_extension(photo) is None:
-        raise BadRequest("photo is not a JPEG, PNG, WEBP, GIF or BMP image")
-    return photo
-
-
 def add_product(product: ProductIn, caller: Caller, settings: ApiSettings) -> ProductStored:
     caller.require_admin()
     check_code(product.prdtypecode)
-    photo = _photo(product)
+    photo = accepted_photo(product.photo)
     product_id = product.product_id or uuid.uuid4().hex
     now = datetime.now(UTC)
     photo_ref = None
