@@ -119,7 +119,12 @@ def _full(classes: np.ndarray, values: np.ndarray, n_classes: int, missing: floa
 
 @dataclass
 class Fusion:
-    """z = a * log p_text + b * log p_photo + c (c per class), fitted by NLL on out-of-fold rows."""
+    """z = a * log p_text + b * log p_photo, fitted by NLL on out-of-fold rows.
+
+    Two weights only. A per-class bias (27 more parameters) was tried: fitted on the ~400
+    out-of-fold rows that have both, it cost 2.7 points of text+photo accuracy on the
+    benchmark's held-out rows (0.732 against 0.759). `c` stays so older models still load.
+    """
 
     a: float = 1.0
     b: float = 1.0
@@ -130,22 +135,17 @@ class Fusion:
         return self.a * text_lp + self.b * image_lp + bias
 
     @classmethod
-    def fit(
-        cls, text_lp: np.ndarray, image_lp: np.ndarray, y: np.ndarray, l2: float = 1.0
-    ) -> Fusion:
-        n_classes = text_lp.shape[1]
+    def fit(cls, text_lp: np.ndarray, image_lp: np.ndarray, y: np.ndarray) -> Fusion:
         if len(y) == 0:
-            return cls(1.0, 1.0, [0.0] * n_classes)
+            return cls(1.0, 1.0)
         rows = np.arange(len(y))
 
         def loss(w: np.ndarray) -> float:
-            z = w[0] * text_lp + w[1] * image_lp + w[2:]
-            # The bias is penalised: it corrects the heads' priors, it must not learn the labels.
-            penalty = l2 * float(np.sum(w[2:] ** 2)) / len(y)
-            return float(-np.mean(log_softmax(z, axis=1)[rows, y])) + penalty
+            z = w[0] * text_lp + w[1] * image_lp
+            return float(-np.mean(log_softmax(z, axis=1)[rows, y]))
 
-        res = minimize(loss, np.concatenate([[1.0, 1.0], np.zeros(n_classes)]), method="L-BFGS-B")
-        return cls(float(res.x[0]), float(res.x[1]), [float(v) for v in res.x[2:]])
+        res = minimize(loss, np.array([1.0, 1.0]), method="L-BFGS-B", bounds=[(0, None)] * 2)
+        return cls(float(res.x[0]), float(res.x[1]))
 
 
 class ModelCapabilityError(ValueError):
