@@ -1,5 +1,11 @@
 """SageMaker processing job: model (directory or model.tar.gz) + labelled test data ->
-metrics.json, baseline.json, report.md and confusion-matrix PNGs."""
+metrics.json, baseline.json, report.md and confusion-matrix PNGs; with `--smoke-cases N`, also
+the known listings the pipeline's post-deploy smoke test sends (smoke_cases.json).
+
+Flags are named after the container paths they default to (`--evaluation` for
+/opt/ml/processing/evaluation, ...): sagemaker_jobs/in_process.py relies on that to run the
+same request outside SageMaker. `--output` is the older name of `--evaluation`.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +29,18 @@ def unpack_model(model_path: Path, workdir: Path) -> Path:
     return target
 
 
-def run(model_path: Path, test_dir: Path, output_dir: Path) -> dict[str, object]:
+def run(
+    model_path: Path, test_dir: Path, output_dir: Path, smoke_cases: int = 0
+) -> dict[str, object]:
     from prodcat.evaluation import evaluate, write_outputs
     from prodcat.model import ProductTypeModel
+    from sagemaker_jobs.smoke_cases import write_cases
 
     with tempfile.TemporaryDirectory() as tmp:
-        model = ProductTypeModel.load(unpack_model(model_path, Path(tmp)))
+        model_dir = unpack_model(model_path, Path(tmp))
+        model = ProductTypeModel.load(model_dir)
+        if smoke_cases > 0:
+            write_cases(test_dir, model_dir, output_dir, smoke_cases)
     evaluation = evaluate(model, test_dir)
     write_outputs(evaluation, model, output_dir)
     return evaluation.metrics
@@ -38,10 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, default=PROCESSING / "model")
     parser.add_argument("--test", type=Path, default=PROCESSING / "test")
-    parser.add_argument("--output", type=Path, default=PROCESSING / "evaluation")
+    parser.add_argument(
+        "--evaluation", "--output", dest="output", type=Path, default=PROCESSING / "evaluation"
+    )
+    parser.add_argument(
+        "--smoke-cases", type=int, default=0, help="known listings for the post-deploy smoke test"
+    )
     args = parser.parse_args(argv)
     try:
-        metrics = run(args.model, args.test, args.output)
+        metrics = run(args.model, args.test, args.output, args.smoke_cases)
     except Exception as exc:
         write_failure(f"{type(exc).__name__}: {exc}")
         raise

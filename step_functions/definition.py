@@ -271,7 +271,7 @@ def _evaluate_state(
         "Parameters": _processing_job(
             settings,
             kind="ev" + who[:3],
-            module="sagemaker_jobs.pipeline_evaluate",
+            module="sagemaker_jobs.evaluate",
             role="EvaluateRoleArn",
             inputs=[
                 _s3_input("model", model_path, EVALUATE_MODEL),

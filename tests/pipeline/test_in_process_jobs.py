@@ -125,7 +125,7 @@ def test_inputs_and_outputs_map_to_flags_named_after_their_container_paths(s3: A
         "ProcessingJobName": "ev",
         "AppSpecification": {
             "ImageUri": "jobs:1",
-            "ContainerEntrypoint": ["python", "-m", "sagemaker_jobs.pipeline_evaluate"],
+            "ContainerEntrypoint": ["python", "-m", "sagemaker_jobs.evaluate"],
             "ContainerArguments": ["--smoke-cases", "8"],
         },
         "ProcessingInputs": [
@@ -158,7 +158,7 @@ def test_inputs_and_outputs_map_to_flags_named_after_their_container_paths(s3: A
     }
     in_process.run_processing_job(request, s3, runner)
 
-    assert seen["module"] == "sagemaker_jobs.pipeline_evaluate"
+    assert seen["module"] == "sagemaker_jobs.evaluate"
     assert set(seen["flags"]) == {"--model", "--test", "--evaluation", "--smoke-cases"}
     assert (
         s3.get_object(Bucket=BUCKET, Key="models/reports/r/challenger/metrics.json")["Body"].read()
