@@ -206,6 +206,32 @@ class LocalDeployments:
         return {}
 
 
+def create_pipeline_resources(prefix: str, alarms: tuple[str, ...]) -> tuple[str, str]:
+    """What the pipeline stack provides besides the state machine, in moto: the on-call topic
+    (read through an SQS inbox), the model package group `<prefix>-models` and the endpoint's
+    rollback alarms. Returns the topic ARN and the inbox queue URL."""
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name=f"{prefix}-oncall")["TopicArn"]
+    inbox = sqs.create_queue(QueueName=f"{prefix}-oncall-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    boto3.client("sagemaker").create_model_package_group(ModelPackageGroupName=f"{prefix}-models")
+    for alarm in alarms:
+        boto3.client("cloudwatch").put_metric_alarm(
+            AlarmName=alarm,
+            Namespace="AWS/SageMaker",
+            MetricName="Invocation5XXErrors",
+            Statistic="Sum",
+            Period=300,
+            EvaluationPeriods=1,
+            Threshold=0,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    return topic, inbox
+
+
 def _seed_base_data(data_dir: Path, bucket: str, raw_prefix: str) -> int:
     """The challenge-format directory, as `aws s3 sync DATA_DIR s3://BUCKET/raw/base/` puts it."""
     return in_process.upload_dir(boto3.client("s3"), data_dir, f"s3://{bucket}/{raw_prefix}base/")
@@ -248,28 +274,8 @@ class LocalPipeline:
 
         from lambdas.pipeline import gate, smoke
 
-        sns, sagemaker = boto3.client("sns"), boto3.client("sagemaker")
-        self.topic = sns.create_topic(Name=f"{PREFIX}-oncall")["TopicArn"]
-        self.inbox = boto3.client("sqs").create_queue(QueueName=f"{PREFIX}-oncall-inbox")[
-            "QueueUrl"
-        ]
-        inbox_arn = boto3.client("sqs").get_queue_attributes(
-            QueueUrl=self.inbox, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=inbox_arn)
+        self.topic, self.inbox = create_pipeline_resources(PREFIX, alarms)
         group = f"{PREFIX}-models"
-        sagemaker.create_model_package_group(ModelPackageGroupName=group)
-        for alarm in alarms:
-            boto3.client("cloudwatch").put_metric_alarm(
-                AlarmName=alarm,
-                Namespace="AWS/SageMaker",
-                MetricName="Invocation5XXErrors",
-                Statistic="Sum",
-                Period=300,
-                EvaluationPeriods=1,
-                Threshold=0,
-                ComparisonOperator="GreaterThanThreshold",
-            )
         deployments = LocalDeployments(self.stack.endpoints, self._work_dir / "models")
         jobs_log = self._work_dir / "jobs.log"
 

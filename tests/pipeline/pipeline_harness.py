@@ -48,6 +48,7 @@ from step_functions.definition import (
 )
 from step_functions.local_run import (  # the same stand-ins `pipeline run --local` uses
     InProcessLambdas,
+    create_pipeline_resources,
 )
 from step_functions.render import replace_resources, substitute, task_resources
 
@@ -409,7 +410,6 @@ class PipelineStack:
 
     def __init__(self) -> None:
         self.s3 = boto3.client("s3", region_name=REGION)
-        self.sns = boto3.client("sns", region_name=REGION)
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         self.sagemaker = boto3.client("sagemaker", region_name=REGION)
@@ -417,25 +417,7 @@ class PipelineStack:
         self.s3.create_bucket(
             Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
         )
-        topic = self.sns.create_topic(Name=f"{PREFIX}-oncall")["TopicArn"]
-        queue = self.sqs.create_queue(QueueName="oncall-inbox")["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        self.inbox = queue
-        self.sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
-        for alarm in ALARMS:
-            self.cloudwatch.put_metric_alarm(
-                AlarmName=alarm,
-                Namespace="AWS/SageMaker",
-                MetricName="Invocation5XXErrors",
-                Statistic="Sum",
-                Period=300,
-                EvaluationPeriods=1,
-                Threshold=0,
-                ComparisonOperator="GreaterThanThreshold",
-            )
+        _, self.inbox = create_pipeline_resources(PREFIX, ALARMS)
         self.state_machine = self.sfn.create_state_machine(
             name=STATE_MACHINE,
             definition=json.dumps(definition_for_moto()),
