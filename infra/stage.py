@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Environment, Stage, Tags
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.config import StageConfig
+from infra.config import LAMBDA_UNRESERVED_MINIMUM, ConfigError, StageConfig
 from infra.stacks.api_stack import ApiStack
 from infra.stacks.data_stack import DataStack
 from infra.stacks.ml_stack import MlStack
@@ -83,6 +84,24 @@ class ProdcatStage(Stage):
         )
         Tags.of(self).add("project", "prodcat")
         Tags.of(self).add("stage", config.stage)
+        self._check_reserved_concurrency()
+
+    def _check_reserved_concurrency(self) -> None:
+        """Refuse at synth what Lambda would refuse halfway through a deploy."""
+        reserved = sum(
+            node.reserved_concurrent_executions or 0
+            for node in self.node.find_all()
+            if isinstance(node, lambda_.CfnFunction)
+        )
+        allowed = self.config.lambda_concurrency_quota - LAMBDA_UNRESERVED_MINIMUM
+        if reserved > allowed:
+            raise ConfigError(
+                f"stage {self.config.stage} reserves {reserved} concurrent Lambda executions, "
+                f"but a quota of {self.config.lambda_concurrency_quota} "
+                f"(lambda_concurrency_quota) leaves room for {max(allowed, 0)}: Lambda keeps "
+                f"{LAMBDA_UNRESERVED_MINIMUM} unreserved. Lower api.lambda_reserved_concurrency "
+                "or raise the account's quota (Service Quotas L-B99A9384) and this setting."
+            )
 
     @property
     def stacks(self) -> dict[str, object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from constructs import IConstruct
@@ -16,6 +17,45 @@ def acknowledge(scope: IConstruct, reason: str, *finding_ids: str) -> None:
         raise ValueError("a cdk-nag acknowledgment needs a real reason")
     Validations.of(scope).acknowledge(
         *(Acknowledgment(id=fid, reason=reason) for fid in finding_ids)
+    )
+
+
+def nag_spelling(scope: IConstruct, value: str) -> str:
+    """How cdk-nag spells `value` (an ARN that may hold tokens) in a finding raised on `scope`.
+
+    A port of cdk-nag's flattenCfnReference applied to the value as `scope`'s stack resolves
+    it: ``arn:<AWS::Partition>:logs:<AWS::Region>:...`` when the stack is environment-agnostic,
+    ``arn:aws:logs:eu-west-3:123456789012:...`` when `cdk deploy` gives it an account and
+    region. Acknowledgments built from the granted value itself are right in both cases;
+    hand-spelled ``<AWS::Region>`` ones match only the first.
+    """
+    return _flatten(Stack.of(scope).resolve(value))
+
+
+def _flatten(node: Any) -> str:
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict) and len(node) == 1:
+        ((function, argument),) = node.items()
+        if function == "Fn::Join":
+            delimiter, items = argument
+            return str(delimiter).join(_flatten(item) for item in items)
+        if function in ("Fn::Sub", "Fn::ImportValue"):
+            return _flatten(argument)
+        if function == "Fn::GetAtt":
+            resource, attribute = argument
+            return f"<{_flatten(resource)}.{_flatten(attribute)}>"
+        if function == "Ref":
+            return f"<{_flatten(argument)}>"
+    return json.dumps(node, separators=(",", ":"))
+
+
+def acknowledge_resources(scope: IConstruct, reason: str, *arns: str) -> None:
+    """Acknowledge IAM5 on wildcard resource ARNs granted to `scope`, spelled as cdk-nag will."""
+    acknowledge(
+        scope, reason, *(f"AwsSolutions-IAM5[Resource::{nag_spelling(scope, a)}]" for a in arns)
     )
 
 

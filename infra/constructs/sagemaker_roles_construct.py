@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.constructs.data_lake_construct import DataLakeZones
-from infra.constructs.nag import acknowledge, acknowledge_prefix_grants
+from infra.constructs.nag import acknowledge, acknowledge_prefix_grants, acknowledge_resources
 
 
 class SageMakerRolesConstruct(Construct):
@@ -107,25 +107,23 @@ class SageMakerRolesConstruct(Construct):
 
     @staticmethod
     def _logs_and_metrics(role: iam.Role, stack: Stack, log_group_suffix: str) -> None:
-        acknowledge(
-            role,
-            "SageMaker names its log streams per job/instance at run time; the grant is "
-            "limited to SageMaker's own log group for this kind of work.",
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:"
-            f"<AWS::AccountId>:log-group:/aws/sagemaker/{log_group_suffix}:*]",
+        log_group = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"/aws/sagemaker/{log_group_suffix}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[
-                    stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name=f"/aws/sagemaker/{log_group_suffix}:*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
+                resources=[log_group],
             )
+        )
+        acknowledge_resources(
+            role,
+            "SageMaker names its log streams per job/instance at run time; the grant is "
+            "limited to SageMaker's own log group for this kind of work.",
+            log_group,
         )
         role.add_to_policy(
             iam.PolicyStatement(

@@ -44,7 +44,7 @@ class MlStack(Stack):
             endpoint_name=config.endpoint_name,
         )
         self.registry = ModelRegistryConstruct(
-            self, "Registry", group_name=f"{config.prefix}-models"
+            self, "Registry", name_prefix=f"{config.prefix}-models"
         )
         CfnOutput(self, "EndpointName", value=config.endpoint_name)
         CfnOutput(self, "ModelPackageGroupName", value=self.registry.group_name)

@@ -32,16 +32,52 @@ def source_root_for_tests(tmp: Path) -> Path:
     return root
 
 
+# What every real `cdk deploy` has: an account and region from the caller's profile (dev here,
+# through CDK_DEFAULT_*), or pinned in cdk.json (prod here, in another partition, so partition
+# literals are exercised too). Findings then carry concrete values, not <AWS::Region> tokens.
+CONCRETE_ACCOUNT = "123456789012"
+CONCRETE_REGIONS = {"dev": "eu-west-3", "prod": "us-gov-west-1"}
+
+
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """Environment-agnostic, as `cdk synth` without a profile."""
+    return _synthesize(tmp_path_factory.mktemp("cdk"), cdk_context(), {})
+
+
+@pytest.fixture(scope="session")
+def synth_concrete(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """With a concrete account and region, as `cdk deploy` synthesizes."""
+    context = cdk_context()
+    stages = context["prodcat:stages"]
+    stages["prod"] = {
+        **stages["prod"],
+        "account": CONCRETE_ACCOUNT,
+        "region": CONCRETE_REGIONS["prod"],
+    }
+    env = {"CDK_DEFAULT_ACCOUNT": CONCRETE_ACCOUNT, "CDK_DEFAULT_REGION": CONCRETE_REGIONS["dev"]}
+    return _synthesize(tmp_path_factory.mktemp("cdk-concrete"), context, env)
+
+
+def _synthesize(tmp: Path, context: dict[str, Any], env: dict[str, str]) -> Synth:
     from aws_cdk import App
 
     from infra.app import build_app
 
-    tmp = tmp_path_factory.mktemp("cdk")
     outdir = tmp / "cdk.out"
-    app = App(context=cdk_context(), outdir=str(outdir))
-    stages = build_app(app, source_root_for_tests(tmp))
+    app = App(context=context, outdir=str(outdir))
+    saved = {name: os.environ.get(name) for name in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION")}
+    try:
+        for name in saved:
+            os.environ.pop(name, None)
+        os.environ.update(env)
+        stages = build_app(app, source_root_for_tests(tmp))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     error: str | None = None
     try:
         app.synth()

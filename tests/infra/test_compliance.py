@@ -4,21 +4,80 @@ cfn-lint: nothing on any synthesized template (W3005 aside: CDK emits it)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from infra_helpers import Synth, cdk_context
+from infra_helpers import REPO_ROOT, Synth
 
 
-def test_cdk_nag_reports_no_unacknowledged_finding(synth: Synth) -> None:
+@pytest.mark.parametrize("environment", ["synth", "synth_concrete"])
+def test_cdk_nag_reports_no_unacknowledged_finding(
+    environment: str, request: pytest.FixtureRequest
+) -> None:
+    """Both as `cdk synth` without a profile and as `cdk deploy` (account and region known)."""
+    synthesized: Synth = request.getfixturevalue(environment)
     findings = []
-    for report in (synth.validation_report or {}).get("pluginReports", []):
+    for report in (synthesized.validation_report or {}).get("pluginReports", []):
+        if report["pluginName"] != "AwsSolutions":
+            continue  # CDK's own template checks only warn (see the partition test below)
         for violation in report["violations"]:
             for construct in violation["violatingConstructs"]:
                 findings.append(f"{violation['ruleName']} at {construct['constructPath']}")
-    assert synth.validation_error is None and not findings, "\n".join(findings)
+    assert synthesized.validation_error is None and not findings, "\n".join(findings)
+
+
+def test_concrete_synth_spells_arns_with_the_account_region_and_partition(
+    synth_concrete: Synth,
+) -> None:
+    """The concrete synth really is concrete: what the acknowledgments had to match."""
+    dev = json.dumps(synth_concrete.template("dev", "ml"))
+    prod = json.dumps(synth_concrete.template("prod", "ml"))
+    assert "arn:aws:logs:eu-west-3:123456789012:log-group:/aws/sagemaker/TrainingJobs:*" in dev
+    assert (
+        "arn:aws-us-gov:logs:us-gov-west-1:123456789012:log-group:/aws/sagemaker/TrainingJobs:*"
+        in prod
+    )
+
+
+def test_nag_spelling_follows_the_stack_environment() -> None:
+    from aws_cdk import App, Environment, Stack
+
+    from infra.constructs.nag import nag_spelling
+
+    app = App(context={"@aws-cdk/core:enablePartitionLiterals": True})  # as cdk.json sets it
+    agnostic = Stack(app, "Agnostic")
+    concrete = Stack(app, "Concrete", env=Environment(account="123456789012", region="cn-north-1"))
+    for stack, expected in (
+        (agnostic, "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:model/p-*"),
+        (concrete, "arn:aws-cn:sagemaker:cn-north-1:123456789012:model/p-*"),
+    ):
+        arn = stack.format_arn(service="sagemaker", resource="model", resource_name="p-*")
+        assert nag_spelling(stack, arn) == expected
+
+
+def test_validation_failures_reads_only_failed_plugins(tmp_path: Path) -> None:
+    from infra.app import validation_failures
+
+    assert validation_failures(tmp_path) == []  # no report: nothing ran, nothing failed
+    violation = {
+        "ruleName": "AwsSolutions-SQS4",
+        "violatingConstructs": [{"constructPath": "dev/Data/Queue/Resource"}],
+    }
+    report = {
+        "pluginReports": [
+            {
+                "pluginName": "CloudFormation-Validate",
+                "conclusion": "success",
+                "violations": [violation],
+            },
+            {"pluginName": "AwsSolutions", "conclusion": "failure", "violations": [violation]},
+        ]
+    }
+    (tmp_path / "validation-report.json").write_text(json.dumps(report))
+    assert validation_failures(tmp_path) == ["AwsSolutions-SQS4 at dev/Data/Queue/Resource"]
 
 
 def test_an_acknowledgment_without_a_reason_is_refused() -> None:
@@ -30,38 +89,31 @@ def test_an_acknowledgment_without_a_reason_is_refused() -> None:
         acknowledge(App(), "because", "AwsSolutions-S1")
 
 
-def test_cdk_nag_is_wired_into_build_app_and_fails_synth_on_a_finding(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from aws_cdk import App
-    from aws_cdk import aws_sqs as sqs
-
-    from infra.app import build_app
-
-    context = {**cdk_context(), "stage": "dev"}
-    app = App(context=context, outdir=str(tmp_path / "cdk.out"))
-    (stage,) = build_app(app, _placeholder_root(tmp_path))
-    sqs.Queue(stage.data, "UnencryptedOnPurpose", enforce_ssl=False)  # SQS3/SQS4 findings
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        app.synth()
-    report = json.loads((tmp_path / "cdk.out" / "validation-report.json").read_text())
-    rules = {v["ruleName"] for r in report["pluginReports"] for v in r["violations"]}
-    assert "AwsSolutions-SQS4" in rules
-
-
-def _placeholder_root(tmp_path):  # type: ignore[no-untyped-def]
-    from infra_helpers import REPO_ROOT, repo_has_dockerfiles
-
-    if repo_has_dockerfiles():
-        return REPO_ROOT
-    import shutil
-
-    root = tmp_path / "source"
-    shutil.copytree(
-        REPO_ROOT / "lambdas", root / "lambdas", ignore=shutil.ignore_patterns("__pycache__")
+def test_make_synth_fails_on_a_finding_in_a_concrete_environment(tmp_path: Path) -> None:
+    """Through the CDK CLI, as a platform engineer runs it (the CLI alone exited 0 here)."""
+    app = f"{sys.executable} {REPO_ROOT / 'tests/infra/apps/app_with_finding.py'}"
+    result = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "synth",
+            f"CDK_OUT={tmp_path / 'cdk.out'}",
+            f"CDK_ARGS=--app '{app}' -c stage=dev",
+        ],
+        cwd=REPO_ROOT,
+        env={
+            **os.environ,
+            "CDK_DEFAULT_ACCOUNT": "123456789012",
+            "CDK_DEFAULT_REGION": "eu-west-3",
+            "PYTHONPATH": str(REPO_ROOT),
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    for name in ("inference/Dockerfile", "sagemaker_jobs/Dockerfile"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text("FROM scratch\n")
-    return root
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "unacknowledged cdk-nag finding" in result.stderr
+    assert "AwsSolutions-SQS4 at dev/Data/UnencryptedOnPurpose/Resource" in result.stderr
 
 
 def test_cfn_lint_reports_nothing_on_any_template(synth: Synth) -> None:

@@ -30,16 +30,28 @@ def test_every_placeholder_is_substituted_with_a_deploy_time_value(synth: Synth)
     text = props["DefinitionString"]
     for name in PLACEHOLDERS:
         assert "${" + name + "}" in text
-    subs = {k: flatten(v) for k, v in props["DefinitionSubstitutions"].items()}
+    raw = dict(props["DefinitionSubstitutions"])
+    group_name = raw.pop("ModelPackageGroupName")
+    subs = {k: flatten(v) for k, v in raw.items()}
     assert "PrepareRole" in subs["PrepareRoleArn"] and "EvaluateRole" in subs["EvaluateRoleArn"]
     assert "DataLakeBucket" in subs["DataLakeBucket"]
-    assert subs["ModelPackageGroupName"] == "prodcat-dev-models"
+    # The group's name ends with the ML stack's id (imported), so a redeploy gets a new group.
+    assert group_name == _first_block_of_stack_uuid(
+        "prodcat-dev-models-",
+        {"Fn::ImportValue": "prodcat-dev-ml:ExportsOutputRefAWSStackIdB2DD5BAA"},
+    )
     assert "OnCallTopic" in subs["OnCallTopicArn"]
     assert "PipelineSmokeFunction" in subs["SmokeFunctionArn"]
     # The code version is the jobs image's content hash: the tag of the image the jobs run.
     code_version = props["DefinitionSubstitutions"]["CodeVersion"]
     assert len(code_version) == 64 and all(c in "0123456789abcdef" for c in code_version)
     assert code_version in subs["JobsImageUri"]
+
+
+def _first_block_of_stack_uuid(prefix: str, stack_id: dict[str, Any]) -> dict[str, Any]:
+    """`prefix` + the first block of the UUID in arn:...:stack/<name>/<uuid>."""
+    uuid = {"Fn::Select": [2, {"Fn::Split": ["/", stack_id]}]}
+    return {"Fn::Join": ["", [prefix, {"Fn::Select": [0, {"Fn::Split": ["-", uuid]}]}]]}
 
 
 @pytest.mark.parametrize(
@@ -95,7 +107,16 @@ def test_state_machine_role_is_scoped_to_this_stage(synth: Synth) -> None:
         f"{arn}endpoint/prodcat-dev-predict",
     }
     assert allowed["sagemaker:DeleteEndpoint"] == allowed["sagemaker:UpdateEndpoint"]
-    assert f"{arn}model-package/prodcat-dev-models/*" in allowed["sagemaker:CreateModelPackage"]
+    assert allowed["sagemaker:CreateModelPackage"] == {
+        f"{arn}model-package/prodcat-dev-models-*/*",
+        "<import:prodcat-dev-ml:ExportsOutputFnGetAttModelPackageGroupModelPackageGroupArn8285360E>",
+    }
+    # Step Functions' SageMaker tasks read the tags of what they create (AWS's example policies).
+    assert allowed["sagemaker:ListTags"] == allowed["sagemaker:CreateTrainingJob"] | {
+        f"{arn}model/prodcat-dev-*",
+        f"{arn}endpoint-config/prodcat-dev-*",
+        f"{arn}endpoint/prodcat-dev-predict",
+    }
     assert allowed["sagemaker:UpdateModelPackage"] == allowed["sagemaker:CreateModelPackage"]
     assert allowed["lambda:InvokeFunction"] == {
         "<PipelineGateFunction700D03EF.Arn>",
