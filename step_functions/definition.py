@@ -192,8 +192,14 @@ def _catch(next_state: str = "NotifyFailure") -> list[dict[str, Any]]:
     return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": next_state}]
 
 
+# The kind of job in its name: distinct per Create*Job state of one run, since SageMaker
+# refuses a second job of a name (the two evaluations run side by side in one Parallel).
+_EVALUATION_KIND = {"challenger": "evchal", "champion": "evchamp"}
+
+
 def _job_name(settings: PipelineDefinitionSettings, kind: str) -> str:
-    # <= 63 chars: prefix (<= 21) + kind (<= 5) + short id (20) + retry count.
+    # <= 63 chars: prefix (<= 21) + kind (<= 7) + short id (20) + retry count + 3 dashes;
+    # tests/infra/test_service_contracts.py expands every name against botocore's limits.
     return (
         f"States.Format('{settings.name_prefix}-{kind}-{{}}-{{}}', $.run.short_id, "
         "$$.State.RetryCount)"
@@ -270,7 +276,7 @@ def _evaluate_state(
         "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
         "Parameters": _processing_job(
             settings,
-            kind="ev" + who[:3],
+            kind=_EVALUATION_KIND[who],
             module="sagemaker_jobs.evaluate",
             role="EvaluateRoleArn",
             inputs=[
