@@ -147,7 +147,6 @@ class ApiConfig(_Frozen):
     lambda_timeout_seconds: int = Field(ge=1, le=API_INTEGRATION_TIMEOUT_S)
     lambda_reserved_concurrency: int = Field(ge=1, le=1000)
     log_retention_days: int
-    powertools_layer_version: int = Field(ge=1)
 
     @field_validator("cors_allowed_origins")
     @classmethod

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, Duration, IgnoreMode, RemovalPolicy
+from aws_cdk import Duration, IgnoreMode, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.constructs.nag import acknowledge
@@ -37,11 +38,27 @@ LAMBDA_SOURCE = (
     "**/__pycache__",
     "**/*.pyc",
 )
+# Lambdas run on python3.13 (Amazon Linux 2023, supported to 2029); the images and the .venv
+# stay on 3.11, the only Python the local CPU torch wheel exists for. The Lambda code is not
+# installed from pyproject.toml (requires-python covers the images), so it is tested on both:
+# tests/api with the .venv's 3.11, tests/infra/test_lambda_runtime.py with 3.13 as Lambda runs it.
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-# Published by AWS (account 017000801446) in every commercial region.
-POWERTOOLS_LAYER = (
-    "arn:{partition}:lambda:{region}:017000801446:layer:"
-    "AWSLambdaPowertoolsPythonV3-python313-x86_64:{version}"
+ARCHITECTURE = lambda_.Architecture.X86_64
+# The one Powertools version the functions run with. pyproject.toml pins the same one for the
+# .venv tests, and tests/infra/test_lambda_runtime.py imports and invokes every handler with
+# exactly it (a test fails when the three disagree). The handlers need >= 3.28 (`status_code=`
+# on route decorators); the layer number cdk.json used to pin (26) carried 3.22.1 and every API
+# function crashed on import.
+POWERTOOLS_VERSION = "3.37.0"
+# The AWS-managed layer is looked up by that semantic version, not by its layer number (a
+# per-runtime counter that says nothing about what the layer holds): the Powertools team
+# publishes, in every commercial region and for every release, the public SSM parameter
+# /aws/service/powertools/python/<arch>/<python>/<version> holding the layer's ARN. The stack
+# reads it as an AWS::SSM::Parameter::Value<String> parameter, resolved by CloudFormation at
+# deploy time in the target region: synth never calls AWS, and a version without a layer fails
+# the deploy before any function exists instead of crashing at run time.
+POWERTOOLS_LAYER_PARAMETER = (
+    f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{POWERTOOLS_VERSION}"
 )
 
 
@@ -60,7 +77,6 @@ class PowertoolsFunctionConstruct(Construct):
         timeout: Duration,
         reserved_concurrency: int,
         log_retention_days: int,
-        powertools_layer_version: int,
         environment: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -80,16 +96,14 @@ class PowertoolsFunctionConstruct(Construct):
         layer = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "Powertools",
-            POWERTOOLS_LAYER.format(
-                partition=Aws.PARTITION, region=Aws.REGION, version=powertools_layer_version
-            ),
+            ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
         )
         self.function = lambda_.Function(
             self,
             "Function",
             description=description,
             runtime=RUNTIME,
-            architecture=lambda_.Architecture.X86_64,
+            architecture=ARCHITECTURE,
             handler=handler,
             code=lambda_.Code.from_asset(
                 str(source_root), exclude=list(LAMBDA_SOURCE), ignore_mode=IgnoreMode.GLOB
@@ -117,7 +131,8 @@ class PowertoolsFunctionConstruct(Construct):
         )
         acknowledge(
             self.function,
-            "The runtime is pinned to the one the AWS-managed Powertools layer in cdk.json is "
-            "built for (python313); runtime and layer are raised together, deliberately.",
+            "The runtime is pinned to the one the AWS-managed Powertools layer is resolved for "
+            "(POWERTOOLS_LAYER_PARAMETER) and the handlers are tested on; runtime, layer and "
+            "that test are raised together, deliberately.",
             "AwsSolutions-L1",
         )

@@ -118,7 +118,6 @@ class PredictionApiConstruct(Construct):
                 timeout=Duration.seconds(settings.lambda_timeout_seconds),
                 reserved_concurrency=settings.lambda_reserved_concurrency,
                 log_retention_days=settings.log_retention_days,
-                powertools_layer_version=settings.powertools_layer_version,
                 environment=environment,
             )
             self.undelivered.grant_send_messages(built.role)

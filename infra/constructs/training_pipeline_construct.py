@@ -66,7 +66,6 @@ class TrainingPipelineConstruct(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        api = config.api
         self.gate = PowertoolsFunctionConstruct(
             self,
             "Gate",
@@ -79,7 +78,6 @@ class TrainingPipelineConstruct(Construct):
             timeout=Duration.seconds(30),
             reserved_concurrency=2,  # one run at a time calls it once
             log_retention_days=config.pipeline.log_retention_days,
-            powertools_layer_version=api.powertools_layer_version,
         )
         bucket.grant_read(self.gate.role, f"{zones.reports}*")
         acknowledge_prefix_grants(
@@ -109,7 +107,6 @@ class TrainingPipelineConstruct(Construct):
             timeout=Duration.minutes(6),
             reserved_concurrency=2,
             log_retention_days=config.pipeline.log_retention_days,
-            powertools_layer_version=api.powertools_layer_version,
         )
         bucket.grant_read(self.smoke.role, f"{zones.reports}*")
         self.smoke.role.add_to_policy(

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from infra_helpers import Synth, flatten, grants, lake_prefixes, policy_statements, resources
 
+from infra.constructs.powertools_function_construct import POWERTOOLS_LAYER_PARAMETER
+
 PUBLIC = {("GET", "health"), ("POST", "register"), ("POST", "confirm"), ("POST", "login")}
 PROTECTED = {
     ("POST", "predict"),
@@ -133,8 +135,10 @@ def test_lambdas_use_powertools_layer_xray_and_bounded_concurrency(synth: Synth)
         props = function["Properties"]
         assert props["Handler"] == "lambdas.api.app.handler", logical_id
         assert props["Runtime"] == "python3.13"
-        (layer,) = props["Layers"]
-        assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:" in flatten(layer)
+        (layer,) = props["Layers"]  # the ARN the Powertools team publishes for the version
+        parameter = _api(synth, "prod")["Parameters"][layer["Ref"]]
+        assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+        assert parameter["Default"] == POWERTOOLS_LAYER_PARAMETER
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["ReservedConcurrentExecutions"] == 50
         assert props["Timeout"] <= 29
