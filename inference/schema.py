@@ -7,10 +7,17 @@ import binascii
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from prodcat.text import has_text
+
 MAX_TOP_K = 27
 MAX_BATCH = 32
 MAX_TITLE_CHARS = 1_000
 MAX_DESCRIPTION_CHARS = 20_000
+EMPTY_LISTING = "the listing is empty: send a designation, a description or a photo"
+NO_TEXT_LEFT = (
+    "the text is empty after removing markup, entities and invisible or control characters: "
+    "send words the model can read, or a photo"
+)
 
 
 class Listing(BaseModel):
@@ -36,13 +43,12 @@ class Listing(BaseModel):
 
     @model_validator(mode="after")
     def _not_empty(self) -> Listing:
-        if (
-            not (self.designation or "").strip()
-            and not (self.description or "").strip()
-            and not self.photo
-        ):
-            raise ValueError("the listing is empty: send a designation, a description or a photo")
-        return self
+        # `has_text` is what the model calls text: `<br>` or a zero-width space alone is none.
+        if self.photo or has_text(self.designation, self.description):
+            return self
+        if (self.designation or "").strip() or (self.description or "").strip():
+            raise ValueError(NO_TEXT_LEFT)
+        raise ValueError(EMPTY_LISTING)
 
     def photo_bytes(self) -> bytes | None:
         return base64.b64decode(self.photo) if self.photo else None

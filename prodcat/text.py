@@ -1,4 +1,8 @@
-"""Text cleaning shared by training and serving (one implementation: no training/serving skew)."""
+"""Text cleaning shared by training and serving (one implementation: no training/serving skew).
+
+Standard library only: the API's Lambda zip carries this module (the listing schema imports
+`has_text`) without the model's dependencies.
+"""
 
 from __future__ import annotations
 
@@ -41,3 +45,13 @@ def listing_text(designation: str | None, description: str | None) -> str:
     if title and body:
         return f"{title} . {body}"
     return title or body
+
+
+def has_text(designation: str | None, description: str | None) -> bool:
+    """Whether a listing has text for the model: something is left once `clean_text` has removed
+    markup, entities, control, invisible and unassigned characters.
+
+    The one definition the listing schema (so the container and the API), /products and
+    training share: a listing without it is read as no text at all, never as an empty string.
+    """
+    return bool(listing_text(designation, description))

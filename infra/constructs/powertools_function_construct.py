@@ -16,8 +16,9 @@ from constructs import Construct
 from infra.constructs.nag import acknowledge
 from infra.constructs.retention import retention
 
-# The zip holds the lambdas package (less the local stack) and the two pure-Python modules the
-# API shares with the model: the listing schema and the taxonomy. No vendored dependencies:
+# The zip holds the lambdas package (less the local stack) and the pure-Python modules the API
+# shares with the model: the listing schema, the text cleaning it validates with (standard
+# library only) and the taxonomy. No vendored dependencies:
 # Powertools and pydantic come from the layer, boto3 from the runtime.
 LAMBDA_SOURCE = (
     "*",
@@ -31,6 +32,7 @@ LAMBDA_SOURCE = (
     "prodcat/*",
     "!prodcat/__init__.py",
     "!prodcat/taxonomy.py",
+    "!prodcat/text.py",
     "!inference",
     "inference/*",
     "!inference/__init__.py",

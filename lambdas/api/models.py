@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from inference.schema import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, ProductType
 from inference.schema import Listing as ModelListing
+from prodcat.text import has_text
 
 MAX_PHOTO_BYTES = int(2.5 * 1024 * 1024)
 PRODUCT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -154,8 +155,12 @@ class ProductIn(BaseModel):
 
     @model_validator(mode="after")
     def _not_empty(self) -> ProductIn:
-        if not (self.designation or "").strip() and not self.photo:
-            raise ValueError("a product needs a designation or a photo")
+        # Training reads text as the model does (`has_text`): a title of `<br>` is no title.
+        if not has_text(self.designation, None) and not self.photo:
+            raise ValueError(
+                "a product needs a designation or a photo (a designation must have text left "
+                "once markup and invisible characters are removed)"
+            )
         return self
 
 

@@ -23,16 +23,20 @@ Metric = Literal["accuracy", "top3_accuracy", "macro_f1", "weighted_f1"]
 
 
 class ModeMetrics(BaseModel):
-    """One input mode's block of metrics.json (extra fields are tolerated)."""
+    """One input mode's block of metrics.json (extra fields are tolerated).
+
+    A mode with no test rows is written as `{"n": 0}` (prodcat.metrics): its scores are None,
+    and a gate on that mode refuses the challenger rather than failing to read the report.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     n: int = Field(ge=0)
-    accuracy: float = Field(ge=0, le=1)
-    top3_accuracy: float = Field(ge=0, le=1)
-    macro_f1: float = Field(ge=0, le=1)
-    weighted_f1: float = Field(ge=0, le=1)
-    ece: float = Field(ge=0, le=1)
+    accuracy: float | None = Field(default=None, ge=0, le=1)
+    top3_accuracy: float | None = Field(default=None, ge=0, le=1)
+    macro_f1: float | None = Field(default=None, ge=0, le=1)
+    weighted_f1: float | None = Field(default=None, ge=0, le=1)
+    ece: float | None = Field(default=None, ge=0, le=1)
 
 
 class EvaluationReport(BaseModel):
@@ -67,7 +71,7 @@ class GateDecision(BaseModel):
     reasons: list[str]
     mode: Mode
     metric: Metric
-    challenger_score: float
+    challenger_score: float | None
     champion_score: float | None
     challenger_version: str
     champion_version: str | None
@@ -86,16 +90,21 @@ def decide(
 ) -> GateDecision:
     """Apply the floors, then (when a champion exists) the margin on the chosen metric."""
     mine = challenger.mode(policy.mode)
-    score = float(getattr(mine, policy.metric))
+    score: float | None = getattr(mine, policy.metric)
     reasons: list[str] = []
+    missing = [
+        m for m in dict.fromkeys(("accuracy", "ece", policy.metric)) if getattr(mine, m) is None
+    ]
     if mine.n == 0:
         reasons.append(f"challenger was evaluated on no {policy.mode} rows")
-    if mine.accuracy < policy.min_accuracy:
+    elif missing:
+        reasons.append(f"challenger's {policy.mode} metrics lack {', '.join(missing)}")
+    if mine.accuracy is not None and mine.accuracy < policy.min_accuracy:
         reasons.append(
             f"{policy.mode} accuracy {mine.accuracy:.4f} is below the floor "
             f"{policy.min_accuracy:.4f}"
         )
-    if mine.ece > policy.max_ece:
+    if mine.ece is not None and mine.ece > policy.max_ece:
         reasons.append(
             f"{policy.mode} calibration error {mine.ece:.4f} is above the ceiling "
             f"{policy.max_ece:.4f}"
@@ -103,18 +112,21 @@ def decide(
     champion_score: float | None = None
     if champion is not None:
         theirs = champion.mode(policy.mode)
-        champion_score = float(getattr(theirs, policy.metric))
+        champion_score = getattr(theirs, policy.metric)
         if theirs.n != mine.n:
             reasons.append(
                 f"challenger and champion were evaluated on different test sets "
                 f"({mine.n} vs {theirs.n} {policy.mode} rows)"
             )
-        needed = champion_score + policy.margin
-        if score < needed:
-            reasons.append(
-                f"{policy.mode} {policy.metric} {score:.4f} does not beat the champion's "
-                f"{champion_score:.4f} by the margin {policy.margin:.4f}"
-            )
+        elif champion_score is None and mine.n > 0:
+            reasons.append(f"the champion's {policy.mode} metrics lack {policy.metric}")
+        if score is not None and champion_score is not None:
+            needed = champion_score + policy.margin
+            if score < needed:
+                reasons.append(
+                    f"{policy.mode} {policy.metric} {score:.4f} does not beat the champion's "
+                    f"{champion_score:.4f} by the margin {policy.margin:.4f}"
+                )
     return GateDecision(
         promote=not reasons,
         reasons=reasons or ["challenger clears every floor and beats the champion"],

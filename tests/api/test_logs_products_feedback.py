@@ -28,16 +28,18 @@ def test_logs_are_the_callers_own_newest_first_in_pages(api: Api) -> None:
     status, _, page = api.call("GET", "/logs", query={"limit": "2"})
     assert status == 200
     assert [i["prediction_id"] for i in page["items"]] == ids[::-1][:2]
-    seen = [i["prediction_id"] for i in page["items"]]
+    pages = [page]
     while page["next_token"]:
         status, _, page = api.call(
             "GET", "/logs", query={"limit": "2", "next_token": page["next_token"]}
         )
         assert status == 200
-        seen += [i["prediction_id"] for i in page["items"]]
-    assert seen == ids[::-1]
-    assert {i["user_id"] for i in [*page["items"]]} <= {"seller-1"}
-    assert page["items"][-1]["input"]["designation"] == "listing 0"
+        pages.append(page)
+    items = [i for p in pages for i in p["items"]]
+    assert [len(p["items"]) for p in pages] == [2, 2, 1]
+    assert [i["prediction_id"] for i in items] == ids[::-1]
+    assert [i["user_id"] for i in items] == ["seller-1"] * 5  # on every page, not just the last
+    assert [i["input"]["designation"] for i in items] == [f"listing {i}" for i in range(4, -1, -1)]
 
 
 def test_a_seller_cannot_read_another_users_log_but_an_admin_can(api: Api) -> None:
@@ -88,10 +90,28 @@ def test_admin_adds_a_product_to_the_catalogue_and_the_raw_zone(api: Api) -> Non
     assert s3_json(bucket, "raw/products/records/sku-42.json")["designation"] == "Coussin"
 
 
+def test_a_seller_can_neither_add_nor_delete_products(api: Api) -> None:
+    api.admin("POST", "/products", {"product_id": "sku-7", "designation": "x", "prdtypecode": 10})
+    bucket = api.env["DATA_LAKE_BUCKET"]
+    before = s3_keys(bucket, "raw/")
+    body = {"product_id": "sku-8", "designation": "Coussin", "photo": png(), "prdtypecode": 1920}
+    status, _, answer = api.call("POST", "/products", body)
+    assert status == 403 and "admin" in answer["message"]
+    status, _, answer = api.call("DELETE", "/products/sku-7", resource="/products/{id}")
+    assert status == 403 and "admin" in answer["message"]
+    # Nothing was written, nothing removed, no tombstone.
+    assert s3_keys(bucket, "raw/") == before == ["raw/products/records/sku-7.json"]
+    table = api.env["PRODUCTS_TABLE"]
+    items = boto3.client("dynamodb").scan(TableName=table)["Items"]
+    assert [i["product_id"]["S"] for i in items] == ["sku-7"]
+
+
 def test_product_validation(api: Api) -> None:
     cases = [
         ({"designation": "x", "prdtypecode": 11}, 400),  # not one of the 27 codes
         ({"prdtypecode": 10}, 400),  # neither text nor photo
+        ({"designation": "<p>&nbsp;</p>", "prdtypecode": 10}, 400),  # no text once cleaned
+        ({"designation": "\u200b", "description": "Coussin", "prdtypecode": 10}, 400),
         ({"designation": "x", "prdtypecode": 10, "product_id": "../etc"}, 400),
         ({"designation": "x"}, 400),
         ({"designation": "x", "prdtypecode": 10, "photo": base64.b64encode(b"text").decode()}, 400),
@@ -99,6 +119,9 @@ def test_product_validation(api: Api) -> None:
     for body, expected in cases:
         assert api.admin("POST", "/products", body)[0] == expected, body
     assert s3_keys(api.env["DATA_LAKE_BUCKET"], "raw/") == []
+    # Training reads a title that cleans to nothing as no text: with a photo it is a photo.
+    body = {"product_id": "p", "designation": "<br>", "photo": png(), "prdtypecode": 10}
+    assert api.admin("POST", "/products", body)[0] == 201
 
 
 def test_delete_removes_the_product_and_leaves_a_tombstone(api: Api) -> None:

@@ -7,6 +7,8 @@ import base64
 import io
 import json
 import re
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -15,7 +17,20 @@ from api_harness import Api, client_error, s3_json, s3_keys
 from botocore.exceptions import ReadTimeoutError
 from PIL import Image
 
+from inference.schema import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, NO_TEXT_LEFT
+from lambdas.api import predict as predict_module
 from lambdas.api.models import MAX_PHOTO_BYTES
+from prodcat import photos as model_photos
+
+NO_TEXT: list[dict[str, str]] = json.loads(
+    (Path(__file__).parents[1] / "events" / "listings_without_text.json").read_text()
+)
+# A SageMaker serverless endpoint takes at most 4 MB per invocation request ("Maximum payload
+# size", https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html#serverless-endpoints-how-it-works-limits);
+# 4 MB, not 4 MiB, to be safe.
+SERVERLESS_PAYLOAD_BYTES = 4_000_000
+# Lambda's synchronous invocation payload (request and response): 6 MB.
+LAMBDA_PAYLOAD_BYTES = 6_000_000
 
 
 def jpeg(size: tuple[int, int] = (32, 32)) -> str:
@@ -72,21 +87,40 @@ def test_predict_records_the_request_log_and_a_capture_with_the_photo(api: Api) 
 
 
 def test_predict_emits_latency_confidence_and_class_metrics(
-    api: Api, capsys: pytest.CaptureFixture[str]
+    api: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    api.runtime.answer = lambda listing: {
-        "predictions": [{"code": 10, "name": "b", "name_fr": "b", "probability": 0.31}],
-        "model_version": "v",
-        "modalities": ["text"],
-    }
-    assert api.call("POST", "/predict", {"designation": "un livre"})[0] == 200
+    clock = [1000.0]
+    monkeypatch.setattr(predict_module, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+
+    def answer(listing: dict[str, Any]) -> dict[str, Any]:
+        clock[0] += 0.2374  # the endpoint takes 237.4 ms
+        return {
+            "predictions": [{"code": 10, "name": "b", "name_fr": "b", "probability": 0.31}],
+            "model_version": "v",
+            "modalities": ["text"],
+        }
+
+    api.runtime.answer = answer
+    status, _, body = api.call("POST", "/predict", {"designation": "un livre"})
+    assert status == 200
     lines = emf_lines(capsys.readouterr().out)
     values = {k: v for line in lines for k, v in line.items() if not k.startswith("_")}
     assert values["Top1Confidence"] == [0.31]
     assert values["LowConfidence"] == [1.0]
     assert values["ProductType"] == "10" and values["PredictedClass"] == [1.0]
     assert values["Stage"] == "test"
-    assert values["PredictLatency"][0] >= 0
+    # The endpoint's round trip in milliseconds: in the metric, the answer and the capture.
+    assert values["PredictLatency"] == [237.4]
+    assert body["latency_ms"] == 237.4
+    (key,) = s3_keys(api.env["DATA_LAKE_BUCKET"], "capture/")
+    assert s3_json(api.env["DATA_LAKE_BUCKET"], key)["latency_ms"] == 237.4
+    units = {
+        m["Name"]: m["Unit"]
+        for line in lines
+        for d in line["_aws"]["CloudWatchMetrics"]
+        for m in d["Metrics"]
+    }
+    assert units["PredictLatency"] == "Milliseconds"
 
 
 @pytest.mark.parametrize(
@@ -160,6 +194,20 @@ def test_invalid_listing_is_400_naming_the_field(
     assert api.runtime.calls == []
 
 
+@pytest.mark.parametrize("body", NO_TEXT, ids=json.dumps)
+def test_text_that_cleans_to_nothing_is_400_before_the_model(
+    api: Api, body: dict[str, str]
+) -> None:
+    # The model reads these as no text at all: it would fail (a 502), so the API refuses them.
+    status, _, answer = api.call("POST", "/predict", body)
+    assert status == 400, answer
+    assert answer["errors"] == [{"field": "body", "message": NO_TEXT_LEFT}]
+    assert api.runtime.calls == []
+    # With a photo it is a photo-only listing.
+    status, _, answer = api.call("POST", "/predict", {**body, "photo": jpeg()})
+    assert status == 200 and len(api.runtime.calls) == 1
+
+
 def test_body_that_is_not_json_is_400(api: Api) -> None:
     status, _, answer = api.call("POST", "/predict", "{not json")
     assert status == 400 and answer["message"]
@@ -174,6 +222,29 @@ def test_oversize_photo_is_413_and_a_non_image_is_400(api: Api) -> None:
     )
     assert status == 400 and "JPEG" in body["message"]
     assert api.runtime.calls == []
+
+
+def test_the_largest_accepted_request_fits_the_serverless_endpoint(api: Api) -> None:
+    # The photo limit leaves room for the longest title and description, in the characters that
+    # JSON makes longest (an emoji is 12 bytes escaped), in what the API sends the endpoint.
+    photo = b"\xff\xd8\xff" + bytes(MAX_PHOTO_BYTES - 3)  # a JPEG by its signature
+    body = {
+        "designation": "\U0001f600" * MAX_TITLE_CHARS,
+        "description": "\U0001f600" * MAX_DESCRIPTION_CHARS,
+        "photo": base64.b64encode(photo).decode(),
+        "top_k": 27,
+    }
+    assert len(json.dumps(body)) <= LAMBDA_PAYLOAD_BYTES  # what the caller sends the Lambda
+    status, _, answer = api.call("POST", "/predict", body)
+    assert status == 200, answer
+    (call,) = api.runtime.calls
+    assert len(call["Body"]) <= SERVERLESS_PAYLOAD_BYTES
+    # One byte more is the API's own 413, never the endpoint's error.
+    over = {**body, "photo": base64.b64encode(photo + b"\0").decode()}
+    assert api.call("POST", "/predict", over)[0] == 413
+    assert len(api.runtime.calls) == 1
+    # And every photo the API accepts, the model accepts too.
+    assert MAX_PHOTO_BYTES <= model_photos.MAX_PHOTO_BYTES
 
 
 def test_a_failed_log_write_goes_to_the_queue_and_the_caller_still_gets_the_prediction(

@@ -4,6 +4,7 @@ Lambdas (Powertools layer, X-Ray, bounded concurrency) with per-route grants."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -181,9 +182,25 @@ def test_each_route_group_writes_only_its_own_data(synth: Synth) -> None:
     assert all("ProductCatalogueTable" in r for r in products["dynamodb:DeleteItem"])
     feedback = _function_grants(synth, "Feedback")
     assert lake_prefixes(feedback["s3:PutObject"]) == {"raw/feedback/*"}
-    auth = _function_grants(synth, "Auth")
-    assert set(auth) >= {"cognito-idp:AdminAddUserToGroup"}
-    assert not [a for a in auth if a.startswith(("s3:", "dynamodb:", "sagemaker:"))]
+    # Every grant of the auth role, exactly: an extra one fails (logical-ID hashes dropped).
+    auth = {
+        action: {re.sub(r"[0-9A-F]{8}(?=[.>])", "", r) for r in targets}
+        for action, targets in _function_grants(synth, "Auth").items()
+    }
+    pool = {"<import:prodcat-dev-data:ExportsOutputFnGetAttUserPoolArn>"}
+    undelivered = {"<ApiUndeliveredRecords.Arn>"}
+    assert auth == {
+        "cognito-idp:AdminAddUserToGroup": pool,
+        "cognito-idp:AdminGetUser": pool,
+        "logs:CreateLogStream": {"<ApiAuthLogs.Arn>"},
+        "logs:PutLogEvents": {"<ApiAuthLogs.Arn>"},
+        "xray:PutTelemetryRecords": {"*"},
+        "xray:PutTraceSegments": {"*"},
+        # Every API function queues what it could not record (lambdas/api/delivery.py).
+        "sqs:GetQueueAttributes": undelivered,
+        "sqs:GetQueueUrl": undelivered,
+        "sqs:SendMessage": undelivered,
+    }
 
 
 def test_lambda_asset_holds_the_api_and_what_it_imports_but_not_the_model(synth: Synth) -> None:
@@ -192,7 +209,13 @@ def test_lambda_asset_holds_the_api_and_what_it_imports_but_not_the_model(synth:
     assets = [synth.outdir / f"asset.{h}" for h in hashes]
     assert assets and all((a / "lambdas" / "api" / "app.py").exists() for a in assets)
     files = {str(p.relative_to(a)) for a in assets for p in a.rglob("*") if p.is_file()}
-    assert {"prodcat/taxonomy.py", "inference/schema.py", "lambdas/api/records.py"} <= files
+    # The listing schema validates with prodcat.text: it travels with it.
+    assert {
+        "prodcat/taxonomy.py",
+        "prodcat/text.py",
+        "inference/schema.py",
+        "lambdas/api/records.py",
+    } <= files
     assert not any(f.startswith("lambdas/local/") for f in files)  # the local stack stays home
     assert not {"prodcat/model.py", "inference/server.py", "pyproject.toml"} & files
     assert not any("__pycache__" in f or f.startswith("tests/") for f in files)

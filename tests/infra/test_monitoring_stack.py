@@ -134,3 +134,27 @@ def test_on_call_topic_is_encrypted_tls_only_with_email(synth: Synth) -> None:
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         for s in statements
     )
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_a_single_waiting_message_raises_the_queue_alarms(synth: Synth, stage: str) -> None:
+    # An undelivered record or a dead letter is data about to be lost: one is an incident.
+    queues = {
+        "ApiUndeliveredRecordsNotEmpty": "ApiUndeliveredRecords",
+        "PipelineTriggerDeadLettersNotEmpty": "PipelineTriggerDeadLetters",
+        "DriftCheckTriggerDeadLettersNotEmpty": "DriftCheckTriggerDeadLetters",
+    }
+    alarms = _alarms(synth, stage)
+    assert {n for n in alarms if n.endswith("NotEmpty")} == set(queues)
+    for name, queue in queues.items():
+        alarm = alarms[name]
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "Maximum",
+        ), name
+        assert alarm["Threshold"] == 0, name
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold", name
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1), name
+        assert alarm["Period"] == 300, name
+        assert queue in _dims(alarm)["QueueName"], (name, _dims(alarm))

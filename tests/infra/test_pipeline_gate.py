@@ -77,6 +77,33 @@ def test_different_test_sets_are_not_compared() -> None:
     assert any("different test sets" in r for r in decision.reasons)
 
 
+def test_a_challenger_evaluated_on_no_rows_of_the_mode_is_refused() -> None:
+    # Scores of an empty set say nothing, however good they look, even with no champion.
+    decision = _decide(_report(0.99, accuracy=0.99, ece=0.0, n=0), None)
+    assert not decision.promote
+    assert decision.reasons == ["challenger was evaluated on no text_image rows"]
+    assert not _decide(_report(0.99, accuracy=0.99, ece=0.0, n=0), _report(0.5, n=0)).promote
+
+
+def test_a_mode_written_without_scores_is_refused_not_a_crash() -> None:
+    # prodcat.metrics writes {"n": 0} for a mode with no test rows.
+    empty = {**_report(0.9), "text_image": {"n": 0}}
+    decision = _decide(empty, None)
+    assert not decision.promote and decision.challenger_score is None
+    assert decision.reasons == ["challenger was evaluated on no text_image rows"]
+    assert not _decide(empty, _report(0.5)).promote
+    # Rows but no scores: a broken report, refused by name.
+    broken = {**_report(0.9), "text_image": {"n": 1000, "accuracy": 0.9}}
+    decision = _decide(broken, None)
+    assert not decision.promote
+    assert decision.reasons == ["challenger's text_image metrics lack ece, weighted_f1"]
+    # Another mode being empty does not matter to a gate on this one.
+    photo_less = {**_report(0.8), "image_only": {"n": 0}}
+    assert _decide(photo_less, _report(0.7)).promote
+    # A champion without scores for the mode is never beaten by default.
+    assert not _decide(_report(0.8), {**_report(0.7), "text_image": {"n": 1000}}).promote
+
+
 def test_split_s3_uri() -> None:
     assert split_s3_uri("s3://lake/models/reports/r/metrics.json") == (
         "lake",

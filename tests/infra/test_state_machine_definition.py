@@ -288,7 +288,19 @@ def test_two_runs_never_overlap() -> None:
         "MaxResults": 100,
     }
     assert states["PlanRun"]["Next"] == "ListRunningRuns"  # before anything is created
+    assert guard["ResultSelector"] == {"running.$": "$.Executions[*].ExecutionArn"}
+    assert guard["ResultPath"] == "$.guard"
+    # This run is always in the list: a second entry (index 1) means another run is active.
+    assert states["AnotherRunActive?"]["Choices"] == [
+        {"Variable": "$.guard.running[1]", "IsPresent": True, "Next": "FindOldestRun"}
+    ]
     assert states["AnotherRunActive?"]["Default"] == "Prepare"
+    # Newest first: the oldest run is the last entry.
+    assert states["FindOldestRun"]["Parameters"] == {
+        "running.$": "$.guard.running",
+        "oldest.$": "States.ArrayGetItem($.guard.running, "
+        "States.MathAdd(States.ArrayLength($.guard.running), -1))",
+    }
     (older,) = states["OlderRunActive?"]["Choices"]
     assert older == {
         "Variable": "$.guard.oldest",

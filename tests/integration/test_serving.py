@@ -96,6 +96,10 @@ def _bomb_png() -> bytes:
     [
         ({}, 400, "empty"),
         ({"designation": "   ", "description": ""}, 400, "empty"),
+        # Characters, but no text once cleaned: the model would read no input at all (was a 500).
+        ({"description": "\ud7fc"}, 400, "empty after removing markup"),
+        ({"designation": "<p>&nbsp;</p>", "description": "\u200b"}, 400, "empty after removing"),
+        ({"instances": [{"designation": "Chaise"}, {"designation": "<br>"}]}, 400, "instances.1"),
         ({"photo": "not base64!!"}, 400, "base64"),
         ({"photo": base64.b64encode(b"hello, not an image").decode()}, 400, "not a readable image"),
         ({"photo": base64.b64encode(_bomb_png()).decode()}, 413, "pixels"),

@@ -47,3 +47,45 @@ def test_softmax_rows_are_distributions_and_temperature_flattens() -> None:
     np.testing.assert_allclose(p3.sum(axis=1), 1.0)
     assert (p3.max(axis=1) < p1.max(axis=1)).all()
     np.testing.assert_array_equal(p1.argmax(axis=1), p3.argmax(axis=1))
+
+
+class _Head:
+    """A head with fixed logits per row: what the model does with them is under test."""
+
+    def __init__(self, logits: np.ndarray) -> None:
+        self._logits = logits
+
+    def logits(self, *args: object) -> np.ndarray:
+        return self._logits[: len(args[0])]  # type: ignore[arg-type]
+
+
+def test_predict_proba_applies_each_modes_fitted_temperature() -> None:
+    from prodcat.model import Fusion, Hyperparameters, ProductTypeModel
+    from prodcat.taxonomy import builtin_taxonomy
+
+    rng = np.random.default_rng(3)
+    taxonomy = builtin_taxonomy()
+    text_z, image_z = rng.normal(0, 3, (3, len(taxonomy))), rng.normal(0, 3, (3, len(taxonomy)))
+    t = {"text_only": 2.0, "image_only": 0.5, "text_image": 3.0}  # none of them 1
+    fusion = Fusion(a=0.8, b=1.3)
+    model = ProductTypeModel(
+        taxonomy=taxonomy,
+        hyperparameters=Hyperparameters(),
+        text_head=_Head(text_z),  # type: ignore[arg-type]
+        image_head=_Head(image_z),  # type: ignore[arg-type]
+        fusion=fusion,
+        temperatures=t,
+    )
+    # Row 0: text only, row 1: photo only, row 2: both. Features stand in for photo pixels.
+    features: list[np.ndarray | None] = [None, np.zeros(4), np.zeros(4)]
+    probs, modes = model.predict_proba(["a", "", "c"], features, np.zeros((3, 8)))
+    assert modes == ["text_only", "image_only", "text_image"]
+    # Only the rows with text reach the text head (rows 0 and 2 -> its first two rows).
+    np.testing.assert_allclose(probs[0], softmax(text_z[:1], t["text_only"])[0], rtol=1e-9)
+    np.testing.assert_allclose(probs[1], softmax(image_z[:1], t["image_only"])[0], rtol=1e-9)
+    # Both: the fusion of the calibrated heads' log-probabilities, divided by its own T.
+    text_lp = np.log(softmax(text_z[1:2], t["text_only"]))
+    image_lp = np.log(softmax(image_z[1:2], t["image_only"]))
+    fused = fusion.logits(text_lp, image_lp)
+    np.testing.assert_allclose(probs[2], softmax(fused, t["text_image"])[0], rtol=1e-9)
+    assert not np.allclose(probs[2], softmax(fused)[0], rtol=1e-3)  # T = 3 shows

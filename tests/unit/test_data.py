@@ -10,9 +10,12 @@ import pytest
 
 from prodcat.data import DataFormatError, LoadReport, index_photos, load_listings
 from prodcat.taxonomy import builtin_taxonomy
-from prodcat.text import listing_text
+from prodcat.text import has_text, listing_text
 
 TAX = builtin_taxonomy()
+NO_TEXT: list[dict[str, str]] = json.loads(
+    (Path(__file__).parents[1] / "events" / "listings_without_text.json").read_text()
+)
 
 
 def test_rows_are_joined_to_labels_by_index_column(
@@ -116,6 +119,24 @@ def test_listing_with_no_text_and_no_photo_is_skipped(
     assert [x.product_id for x in listings] == ["8"]
     assert dict(report.skipped) == {"empty_listing": 1}
     assert report.photos_missing == photos_missing
+
+
+def test_rows_whose_text_cleans_to_nothing_have_no_text(
+    tmp_path: Path, write_dataset: Callable[..., Path], jpeg: bytes
+) -> None:
+    # The bodies the API and the container refuse: training reads them as no text too, so a
+    # row without a photo is an empty listing and one with a photo is a photo-only listing.
+    rows = [
+        (str(i), b.get("designation", ""), b.get("description", ""), str(i), str(100 + i), 10)
+        for i, b in enumerate(NO_TEXT)
+    ]
+    photos = {("100", "0"): jpeg}
+    listings, report = load_listings(write_dataset(tmp_path / "d", rows, photos=photos), TAX)
+    assert dict(report.skipped) == {"empty_listing": len(NO_TEXT) - 1}
+    (kept,) = listings
+    assert (kept.product_id, kept.text, kept.has_text) == ("0", "", False)
+    assert kept.has_photo
+    assert not any(has_text(b.get("designation"), b.get("description")) for b in NO_TEXT)
 
 
 def test_photo_only_listing_is_kept(

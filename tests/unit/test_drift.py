@@ -262,6 +262,25 @@ def test_a_baseline_with_too_few_rows_gives_no_score(
     assert "baseline has 100 rows" in report.not_scored["language"]
 
 
+def test_exactly_min_samples_is_enough_for_the_baseline_and_the_traffic(
+    catalogs: tuple[list[Listing], list[Listing]],
+) -> None:
+    small = baseline_of(traffic(catalogs[0][:100], seed=1))
+    records = traffic(catalogs[1][:100], seed=2)
+    assert small.n == len(records) == 100
+    scored = compare(small, records, min_samples=100)
+    assert set(scored.features) == set(FEATURES) and scored.not_scored == {}
+    assert scored.status in ("ok", "drift")
+    # One more than either has: nothing is scored, and the message says which side is short.
+    short = compare(small, records, min_samples=101)
+    assert short.status == "not_enough_data" and short.features == {}
+    assert short.not_scored["language"] == "baseline has 100 rows, fewer than 101"
+    big = baseline_of(traffic(catalogs[0][:101], seed=1))
+    assert compare(big, records, min_samples=101).not_scored["language"] == (
+        "100 requests, fewer than 101"
+    )
+
+
 def test_another_models_answers_are_not_compared_with_this_baseline(
     catalogs: tuple[list[Listing], list[Listing]], baseline: Statistics
 ) -> None:
