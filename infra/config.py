@@ -47,6 +47,9 @@ SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_MAX_CONCURRENCY = 200
 # API Gateway cuts a Lambda integration off at 29 s.
 API_INTEGRATION_TIMEOUT_S = 29
+# Lambda refuses a reservation that leaves fewer than 100 unreserved concurrent executions
+# in the account and region (the "UnreservedConcurrentExecution below its minimum" error).
+LAMBDA_UNRESERVED_MINIMUM = 100
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
@@ -145,7 +148,9 @@ class ApiConfig(_Frozen):
     quota_requests_per_day: int = Field(ge=1)
     lambda_memory_mb: int = Field(ge=128, le=10240)
     lambda_timeout_seconds: int = Field(ge=1, le=API_INTEGRATION_TIMEOUT_S)
-    lambda_reserved_concurrency: int = Field(ge=1, le=1000)
+    # Per API function; None (the default) reserves nothing: the functions share the account's
+    # unreserved pool, which is all a new account (quota 10) can offer. See StageConfig.
+    lambda_reserved_concurrency: int | None = Field(default=None, ge=1, le=1000)
     log_retention_days: int
 
     @field_validator("cors_allowed_origins")
@@ -235,6 +240,10 @@ class StageConfig(_Frozen):
     account: str | None = None
     region: str | None = None
     termination_protection: bool
+    # The account's Lambda concurrent-executions quota in this region (Service Quotas
+    # L-B99A9384): the default is 1,000, but new accounts may start at 10. The stage's
+    # reservations must leave LAMBDA_UNRESERVED_MINIMUM of it unreserved (checked at synth).
+    lambda_concurrency_quota: int = Field(default=1000, ge=10)
     data: DataConfig
     users: UsersConfig
     ml: MlConfig

@@ -35,7 +35,7 @@ from constructs import Construct
 
 from infra.config import StageConfig
 from infra.constructs.data_lake_construct import DataLakeZones
-from infra.constructs.nag import acknowledge, attribute_ref
+from infra.constructs.nag import acknowledge, acknowledge_resources, attribute_ref
 from infra.constructs.retention import retention
 
 # The key the pipeline's deploy step writes the production model's baseline to.
@@ -322,18 +322,17 @@ class DriftCheckConstruct(Construct):
                 },
             )
         )
+        job_logs = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/ProcessingJobs:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ProcessingJobLogs",
                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[
-                    stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="/aws/sagemaker/ProcessingJobs:*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
+                resources=[job_logs],
             )
         )
         jobs_image.repository.grant_pull(role)
@@ -353,12 +352,11 @@ class DriftCheckConstruct(Construct):
             "cloudwatch:PutMetricData none either (it is limited by a namespace condition).",
             "AwsSolutions-IAM5[Resource::*]",
         )
-        acknowledge(
+        acknowledge_resources(
             role,
             "SageMaker names its log streams per job/instance at run time; the grant is "
             "limited to SageMaker's own log group for processing jobs.",
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:"
-            "<AWS::AccountId>:log-group:/aws/sagemaker/ProcessingJobs:*]",
+            job_logs,
         )
 
     def _grant_state_machine(self, stack: Stack, prefix: str) -> None:
@@ -373,6 +371,7 @@ class DriftCheckConstruct(Construct):
                     "sagemaker:DescribeProcessingJob",
                     "sagemaker:StopProcessingJob",
                     "sagemaker:AddTags",
+                    "sagemaker:ListTags",
                 ],
                 resources=[jobs],
             ),
@@ -400,6 +399,7 @@ class DriftCheckConstruct(Construct):
             "Drift jobs are created per run under this stage's name prefix; X-Ray and Logs "
             "delivery have no resource-level permissions.",
             "AwsSolutions-IAM5[Resource::*]",
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
-            f"<AWS::AccountId>:processing-job/{prefix}-drift-*]",
+        )
+        acknowledge_resources(
+            self.role, "Drift jobs are created per run under this stage's name prefix.", jobs
         )

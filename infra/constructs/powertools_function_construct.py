@@ -1,6 +1,6 @@
 """A Python Lambda as every prodcat function is built: source allowlist, the AWS-managed
-Powertools layer, X-Ray, JSON logs to its own retained-for-N-days group, bounded concurrency,
-and a role that starts empty (no managed policies) so each caller grants only what it needs."""
+Powertools layer, X-Ray, JSON logs to its own retained-for-N-days group, optional reserved
+concurrency, and a role that starts empty (no managed policies) so each caller grants only what it needs."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ class PowertoolsFunctionConstruct(Construct):
         metrics_namespace: str,
         memory_mb: int,
         timeout: Duration,
-        reserved_concurrency: int,
+        reserved_concurrency: int | None,
         log_retention_days: int,
         environment: dict[str, str] | None = None,
     ) -> None:

@@ -22,7 +22,12 @@ from infra.config import StageConfig
 from infra.constructs.data_lake_construct import DataLakeZones
 from infra.constructs.model_registry_construct import ModelRegistryConstruct
 from infra.constructs.monitoring_construct import rollback_alarm_names
-from infra.constructs.nag import acknowledge, acknowledge_prefix_grants, attribute_ref
+from infra.constructs.nag import (
+    acknowledge,
+    acknowledge_prefix_grants,
+    acknowledge_resources,
+    attribute_ref,
+)
 from infra.constructs.on_call_topic_construct import OnCallTopicConstruct
 from infra.constructs.powertools_function_construct import PowertoolsFunctionConstruct
 from infra.constructs.retention import retention
@@ -76,7 +81,7 @@ class TrainingPipelineConstruct(Construct):
             metrics_namespace="prodcat",
             memory_mb=256,
             timeout=Duration.seconds(30),
-            reserved_concurrency=2,  # one run at a time calls it once
+            reserved_concurrency=None,  # one run at a time calls it once: nothing to reserve
             log_retention_days=config.pipeline.log_retention_days,
         )
         bucket.grant_read(self.gate.role, f"{zones.reports}*")
@@ -105,7 +110,7 @@ class TrainingPipelineConstruct(Construct):
             memory_mb=256,
             # A few listings, the first of them through a serverless cold start.
             timeout=Duration.minutes(6),
-            reserved_concurrency=2,
+            reserved_concurrency=None,
             log_retention_days=config.pipeline.log_retention_days,
         )
         bucket.grant_read(self.smoke.role, f"{zones.reports}*")
@@ -244,6 +249,9 @@ class TrainingPipelineConstruct(Construct):
         production_objects = [
             bucket.arn_for_objects(key) for key in (PRODUCTION_METRICS_KEY, PRODUCTION_BASELINE_KEY)
         ]
+        per_run_jobs = [arn("processing-job", f"{prefix}-*"), arn("training-job", f"{prefix}-*")]
+        per_run_models = [arn("model", f"{prefix}-*"), arn("endpoint-config", f"{prefix}-*")]
+        package_versions = arn("model-package", f"{registry.name_pattern}/*")
         statements = [
             iam.PolicyStatement(
                 sid="OneRunAtATime",  # the guard lists this state machine's running executions
@@ -260,11 +268,9 @@ class TrainingPipelineConstruct(Construct):
                     "sagemaker:DescribeTrainingJob",
                     "sagemaker:StopTrainingJob",
                     "sagemaker:AddTags",
+                    "sagemaker:ListTags",
                 ],
-                resources=[
-                    arn("processing-job", f"{prefix}-*"),
-                    arn("training-job", f"{prefix}-*"),
-                ],
+                resources=per_run_jobs,
             ),
             iam.PolicyStatement(
                 sid="SyncIntegrationEventRules",  # how Step Functions waits for .sync jobs
@@ -288,7 +294,7 @@ class TrainingPipelineConstruct(Construct):
                 ],
                 resources=[
                     registry.group_arn,
-                    arn("model-package", f"{registry.group_name}/*"),
+                    package_versions,
                 ],
             ),
             iam.PolicyStatement(
@@ -301,12 +307,9 @@ class TrainingPipelineConstruct(Construct):
                     "sagemaker:DescribeEndpoint",
                     "sagemaker:DeleteEndpoint",
                     "sagemaker:AddTags",
+                    "sagemaker:ListTags",
                 ],
-                resources=[
-                    arn("model", f"{prefix}-*"),
-                    arn("endpoint-config", f"{prefix}-*"),
-                    arn("endpoint", config.endpoint_name),
-                ],
+                resources=[*per_run_models, arn("endpoint", config.endpoint_name)],
             ),
             iam.PolicyStatement(
                 sid="ReadTheAutoRollbackAlarms",  # UpdateEndpoint's DeploymentConfig names them
@@ -354,25 +357,21 @@ class TrainingPipelineConstruct(Construct):
         lake = attribute_ref(self.role, bucket, "Arn")
         acknowledge(
             self.role,
-            "Resources are this stage's name prefix (jobs, models and endpoint configs are "
-            "created per run), the model-package versions of this stage's group, Step "
-            "Functions' managed .sync event rules, and X-Ray/Logs delivery, which have no "
-            "resource-level permissions; ListModelPackages/ListEndpoints accept only '*'; "
+            "X-Ray and Logs delivery have no resource-level permissions; ListModelPackages/ListEndpoints accept only '*'; "
             "kms:GenerateDataKey* is on the on-call topic's key only; the S3 object wildcards "
             "stand for the run id in this run's dataset.json and challenger reports.",
             "AwsSolutions-IAM5[Resource::*]",
             "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
-            f"<AWS::AccountId>:processing-job/{prefix}-*]",
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
-            f"<AWS::AccountId>:training-job/{prefix}-*]",
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
-            f"<AWS::AccountId>:model/{prefix}-*]",
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
-            f"<AWS::AccountId>:endpoint-config/{prefix}-*]",
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
-            f"<AWS::AccountId>:model-package/{registry.group_name}/*]",
             f"AwsSolutions-IAM5[Resource::{lake}/{zones.curated}*/{DATASET_MANIFEST}]",
             f"AwsSolutions-IAM5[Resource::{lake}/{zones.reports}*/challenger/metrics.json]",
             f"AwsSolutions-IAM5[Resource::{lake}/{zones.reports}*/challenger/baseline.json]",
+        )
+        acknowledge_resources(
+            self.role,
+            "Jobs, models and endpoint configs are created per run under this stage's name "
+            "prefix; model-package versions are numbered by SageMaker inside this stage's "
+            "registry group, whose name ends with its stack's id.",
+            *per_run_jobs,
+            *per_run_models,
+            package_versions,
         )

@@ -234,3 +234,35 @@ def test_feedback_reads_only_captures_to_copy_the_photo(synth: Synth) -> None:
     feedback = _function_grants(synth, "Feedback")
     assert lake_prefixes(feedback["s3:GetObject"]) == {"capture/*"}
     assert not [a for a in feedback if a.startswith("s3:Delete")]
+
+
+def test_dev_reserves_no_lambda_concurrency_and_prod_leaves_lambda_its_minimum(
+    synth: Synth,
+) -> None:
+    """A new account (quota 10) can deploy dev; prod's reservations fit a 1,000 quota."""
+
+    def reserved(stage: str) -> int:
+        return sum(
+            function["Properties"].get("ReservedConcurrentExecutions", 0)
+            for (name, _), template in synth.templates.items()
+            if name == stage
+            for function in resources(template, "AWS::Lambda::Function").values()
+        )
+
+    assert reserved("dev") == 0
+    assert reserved("prod") == 5 * 50  # the five API functions; the pipeline's reserve nothing
+    assert reserved("prod") <= 1000 - 100
+
+
+def test_a_reservation_the_account_quota_cannot_hold_stops_synth(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from aws_cdk import App
+    from infra_helpers import REPO_ROOT, cdk_context
+
+    from infra.app import build_app
+    from infra.config import ConfigError
+
+    context = cdk_context()
+    context["prodcat:stages"]["prod"]["lambda_concurrency_quota"] = 300
+    app = App(context={**context, "stage": "prod"}, outdir=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"reserves 250 .* room for 200"):
+        build_app(app, REPO_ROOT)

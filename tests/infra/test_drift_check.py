@@ -180,7 +180,12 @@ def test_job_role_reads_only_capture_records_and_the_production_baseline(synth: 
 def test_state_machine_role_runs_only_drift_jobs_and_passes_only_their_role(synth: Synth) -> None:
     statements = policy_statements(_monitoring(synth, "prod"), "DriftCheckStateMachineRole")
     allowed = grants(statements)
-    for action in ("sagemaker:CreateProcessingJob", "sagemaker:StopProcessingJob"):
+    # ListTags: Step Functions' SageMaker tasks read the tags of the jobs they create.
+    for action in (
+        "sagemaker:CreateProcessingJob",
+        "sagemaker:StopProcessingJob",
+        "sagemaker:ListTags",
+    ):
         assert allowed[action] == {
             "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
             "processing-job/prodcat-prod-drift-*"
