@@ -1,6 +1,7 @@
 """A Python Lambda as every prodcat function is built: source allowlist, the AWS-managed
 Powertools layer, X-Ray, JSON logs to its own retained-for-N-days group, optional reserved
-concurrency, and a role that starts empty (no managed policies) so each caller grants only what it needs."""
+concurrency, and a role that starts empty (no managed policies) so each caller grants only what
+it needs."""
 
 from __future__ import annotations
 
