@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from prodcat.data import DataFormatError
@@ -102,6 +103,51 @@ def cmd_pipeline_run(args: argparse.Namespace) -> int:
     return run_local(args.data, args.work, args.keep_running)
 
 
+def _moment(text: str) -> datetime:
+    """`24h`, `7d`, `30m` ago, or an ISO-8601 time (UTC unless it says otherwise)."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if text[-1:] in units and text[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_records_replay(args: argparse.Namespace) -> int:
+    # Undelivered records (lambdas/api/undelivered.py) from a log file or CloudWatch Logs.
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lambdas.api import replay
+
+    try:
+        if args.log_file:
+            envelopes = list(replay.envelopes_in_files(args.log_file))
+        else:
+            groups = args.log_group or replay.api_log_groups(args.stage)
+            until = _moment(args.until) if args.until else datetime.now(UTC)
+            since = _moment(args.since)
+            envelopes = list(replay.envelopes_in_log_groups(groups, since, until))
+    except (BotoCoreError, ClientError) as exc:
+        print(f"prodcat records replay: error: {exc}", file=sys.stderr)
+        return 2
+    report = replay.replay(envelopes).report()
+    print(json.dumps(report, indent=2))
+    return 1 if report["failed"] else 0
+
+
+def cmd_records_drain(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lambdas.api import replay
+
+    try:
+        report = replay.drain(args.queue_url or replay.undelivered_queue(args.stage)).report()
+    except (BotoCoreError, ClientError) as exc:
+        print(f"prodcat records drain: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2))
+    return 1 if report["failed"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prodcat", description=__doc__)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -183,6 +229,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-running", action="store_true", help="keep serving the new model until Ctrl-C"
     )
     p.set_defaults(func=cmd_pipeline_run)
+    records = sub.add_parser(
+        "records", help="records the API accepted but could not write: write them back"
+    )
+    records_sub = records.add_subparsers(dest="records_command", required=True)
+    p = records_sub.add_parser(
+        "replay", help="from the API's logs (a double fault: write and queue both failed)"
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--log-file", type=Path, action="append", help="a log file (the local stack's; repeatable)"
+    )
+    source.add_argument("--log-group", action="append", help="a CloudWatch log group (repeatable)")
+    source.add_argument("--stage", help="a deployed stage: the log groups of its API functions")
+    p.add_argument("--since", default="24h", help="CloudWatch: 30m, 24h, 7d ago or ISO time")
+    p.add_argument("--until", help="CloudWatch: ISO time (default: now)")
+    p.set_defaults(func=cmd_records_replay)
+    p = records_sub.add_parser("drain", help="from the undelivered-records queue")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--queue-url")
+    source.add_argument("--stage", help="a deployed stage: its undelivered-records queue")
+    p.set_defaults(func=cmd_records_drain)
     return parser
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambdas.api import request_log
+from lambdas.api import request_log, undelivered
 from lambdas.api.clients import client
 from lambdas.api.delivery import deliver, put_object
 from lambdas.api.errors import NotFound
@@ -68,23 +68,22 @@ def give_feedback(feedback: FeedbackIn, caller: Caller, settings: ApiSettings) -
     )
     bucket, queue = settings.data_lake_bucket, settings.undelivered_queue_url
     key = feedback_key(settings.raw_prefix, record.request_id, requested_at)
+    body = record.model_dump_json().encode()
     deliver(
-        "feedback",
-        lambda: put_object(bucket, key, record.model_dump_json().encode(), "application/json"),
-        {"bucket": bucket, "key": key, "body": record.model_dump(mode="json")},
+        undelivered.s3_object("feedback", bucket, key, body, "application/json"),
+        lambda: put_object(bucket, key, body, "application/json"),
         queue,
     )
     deliver(
-        "request_log_choice",
+        undelivered.dynamodb_update(
+            "request_log_choice",
+            table,
+            {"user_id": caller.user_id, "requested_at": feedback.prediction_id},
+            {"chosen_code": feedback.prdtypecode},
+        ),
         lambda: request_log.set_chosen_code(
             table, caller.user_id, feedback.prediction_id, feedback.prdtypecode
         ),
-        {
-            "table": table,
-            "user_id": caller.user_id,
-            "prediction_id": feedback.prediction_id,
-            "chosen_code": feedback.prdtypecode,
-        },
         queue,
     )
     return FeedbackStored(

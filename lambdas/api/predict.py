@@ -10,7 +10,7 @@ from aws_lambda_powertools import Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from inference.schema import Prediction
-from lambdas.api import endpoint, request_log
+from lambdas.api import endpoint, request_log, undelivered
 from lambdas.api.delivery import deliver, put_object
 from lambdas.api.identity import Caller
 from lambdas.api.models import (
@@ -100,20 +100,18 @@ def save(
     bucket, queue = settings.data_lake_bucket, settings.undelivered_queue_url
     if photo is not None and record.photo is not None:
         photo_key = record.photo.key
-        # A photo is too large for the queue: if S3 refuses it twice over, the drift job still
-        # has its size and hash in the record.
         deliver(
-            "capture_photo",
+            undelivered.s3_object(
+                "capture_photo", bucket, photo_key, photo, "application/octet-stream"
+            ),
             lambda: put_object(bucket, photo_key, photo, "application/octet-stream"),
-            {"bucket": bucket, "key": photo_key, "bytes": len(photo)},
             queue,
         )
-    capture = record.model_dump(mode="json")
     key = capture_key(settings.capture_prefix, record.request_id, record.requested_at)
+    body = record.model_dump_json().encode()
     deliver(
-        "capture",
-        lambda: put_object(bucket, key, record.model_dump_json().encode(), "application/json"),
-        {"bucket": bucket, "key": key, "body": capture},
+        undelivered.s3_object("capture", bucket, key, body, "application/json"),
+        lambda: put_object(bucket, key, body, "application/json"),
         queue,
     )
     item = request_log.log_item(
@@ -123,10 +121,11 @@ def save(
         mode=record.mode,
         ttl_days=settings.request_log_ttl_days,
     )
+    table = settings.request_log_table
+    item_key = {"user_id": item["user_id"], "requested_at": item["requested_at"]}
     deliver(
-        "request_log",
-        lambda: request_log.put(settings.request_log_table, item),
-        {"table": settings.request_log_table, "item": item},
+        undelivered.dynamodb_item("request_log", table, item_key, item),
+        lambda: request_log.put(table, item),
         queue,
     )
 

@@ -28,6 +28,7 @@ import httpx
 from inference.local import free_port, serve_app
 from lambdas.local.endpoints import LocalEndpoints
 from lambdas.local.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
+from lambdas.local.handler_log import HandlerLog
 from lambdas.local.metrics import publish_emf
 
 REGION = "eu-west-3"
@@ -35,6 +36,7 @@ ENDPOINT_NAME = "prodcat-local"
 GROUPS = ("admins", "sellers")
 BUCKET = "prodcat-local-data-lake"
 DEFAULT_MODEL_DIR = Path(".work/local/model")
+DEFAULT_LOG_FILE = Path(".work/local/logs/api.log")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class LocalResources:
     products_table: str
     queue_url: str
     endpoint_name: str
+    log_file: Path
 
 
 def _aws_environment(moto_url: str, runtime_url: str) -> dict[str, str]:
@@ -175,9 +178,11 @@ class LocalStack:
         port: int | None = None,
         throttle: TokenBucket | None = None,
         deploy_model: bool = True,
+        log_file: Path = DEFAULT_LOG_FILE,
     ) -> None:
         """`deploy_model=False` starts with no endpoint, as a fresh AWS stage does (/predict
         answers 503 until the pipeline's first run deploys one)."""
+        self._log_file = log_file  # what the handlers print, as their CloudWatch log groups hold it
         self._model_dir = model_dir
         self._deploy_model = deploy_model
         self._port = port
@@ -230,6 +235,7 @@ class LocalStack:
         api_settings.cache_clear()
         self._exit.callback(clients.reset)
         self._exit.callback(api_settings.cache_clear)
+        handler_log = HandlerLog(self._log_file, then=publish_emf)
         api_key = secrets.token_urlsafe(24)
         pool = UserPool(
             pool_id=settings["USER_POOL_ID"],
@@ -243,7 +249,7 @@ class LocalStack:
             api_key=api_key,
             throttle=self._throttle,
             openapi=lambda: document(app),
-            printed=publish_emf,
+            printed=handler_log.printed,
         )
         api_url = self._exit.enter_context(serve_app(gateway.app(), self._port, name="gateway"))
         self.resources = LocalResources(
@@ -257,6 +263,7 @@ class LocalStack:
             products_table=settings["PRODUCTS_TABLE"],
             queue_url=settings["UNDELIVERED_QUEUE_URL"],
             endpoint_name=ENDPOINT_NAME,
+            log_file=self._log_file,
         )
 
     def make_admin(self, email: str) -> None:
@@ -277,6 +284,11 @@ def run_forever(model_dir: Path | None, port: int) -> None:
         print(f"prodcat API      {r.api_url}   (x-api-key: {r.api_key})")
         print(f"Swagger UI       {r.api_url}/swagger")
         print(f"AWS (moto)       {r.moto_url}   bucket {r.bucket}")
+        print(f"handler logs     {r.log_file}")
+        print(
+            f"replay records:  AWS_ENDPOINT_URL={r.moto_url} AWS_DEFAULT_REGION={REGION} "
+            f"prodcat records replay --log-file {r.log_file}"
+        )
         print(
             "make an admin:   AWS_ENDPOINT_URL=" + r.moto_url + " aws cognito-idp "
             f"admin-add-user-to-group --user-pool-id {r.user_pool_id} --group-name admins "

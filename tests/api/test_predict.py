@@ -256,7 +256,9 @@ def test_a_failed_log_write_goes_to_the_queue_and_the_caller_still_gets_the_pred
     messages = boto3.client("sqs").receive_message(
         QueueUrl=api.env["UNDELIVERED_QUEUE_URL"], MaxNumberOfMessages=10
     )["Messages"]
-    (queued,) = [json.loads(m["Body"]) for m in messages]
-    assert queued["kind"] == "request_log"
-    assert queued["record"]["item"]["requested_at"] == body["prediction_id"]
-    assert queued["record"]["item"]["designation"] == "Lampe"
+    (queued,) = [json.loads(m["Body"])["undelivered_record"] for m in messages]
+    assert queued["kind"] == "request_log" and queued["write"] == "dynamodb_put"
+    item = json.loads(queued["payload"])
+    assert queued["destination"]["key"]["requested_at"] == item["requested_at"]
+    assert item["requested_at"] == body["prediction_id"]
+    assert item["designation"] == "Lampe"
