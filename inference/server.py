@@ -5,7 +5,6 @@ Bad input is always a 4xx whose message says what to fix; a 500 means a bug.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -16,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from inference.predictor import Predictor
+from inference.request_policy import BodyRefused, RequestPolicy, bounded_errors, clip
 from inference.schema import Batch, Listing
 from prodcat.model import ModelCapabilityError
 from prodcat.photos import PhotoError
@@ -24,12 +24,19 @@ log = logging.getLogger("prodcat.inference")
 DEFAULT_MODEL_DIR = "/opt/ml/model"
 # Serverless endpoints accept 4 MB; leave room for JSON around a 3 MiB photo in base64.
 MAX_BODY_BYTES = 6 * 1024 * 1024
+# The API's request policy (inference/request_policy.py), with this container's own ceilings: a
+# 3 MiB photo (prodcat.photos.MAX_PHOTO_BYTES) is 4,194,304 characters of base64.
+POLICY = RequestPolicy(max_body_bytes=MAX_BODY_BYTES, max_string_chars=4_200_000)
 
 
-def _error(status: int, message: str, details: Any = None) -> JSONResponse:
-    body: dict[str, Any] = {"error": message}
+def _error(
+    status: int, message: str, details: Any = None, details_omitted: int | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"error": clip(message, 1000)}
     if details is not None:
         body["details"] = details
+    if details_omitted:
+        body["details_omitted"] = details_omitted
     return JSONResponse(status_code=status, content=body)
 
 
@@ -66,9 +73,11 @@ def create_app(model_dir: Path | None = None) -> FastAPI:
                 413, f"the request is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes"
             )
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _error(400, f"the body is not valid JSON: {exc}")
+            payload = POLICY.parse(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            return _error(400, "the body is not UTF-8 JSON")
+        except BodyRefused as refused:
+            return _error(refused.status, refused.message)
         is_batch = isinstance(payload, dict) and "instances" in payload
         try:
             listings = (
@@ -77,7 +86,14 @@ def create_app(model_dir: Path | None = None) -> FastAPI:
                 else [Listing.model_validate(payload)]
             )
         except ValidationError as exc:
-            return _error(400, "the request is not a valid listing", _field_errors(exc))
+            # Bounded: 200,000 unknown fields must not become a 12 MB answer.
+            errors = bounded_errors(_field_errors(exc))
+            return _error(
+                400,
+                "the request is not a valid listing",
+                errors["errors"],
+                details_omitted=errors.get("errors_omitted"),
+            )
         try:
             results = predictor.predict(listings)
         except PhotoError as exc:

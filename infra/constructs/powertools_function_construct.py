@@ -18,8 +18,8 @@ from infra.constructs.nag import acknowledge
 from infra.constructs.retention import retention
 
 # The zip holds the lambdas package (less the local stack) and the pure-Python modules the API
-# shares with the model: the listing schema, the text cleaning it validates with (standard
-# library only) and the taxonomy. No vendored dependencies:
+# shares with the model: the listing schema, the request policy (what a body may be), the text
+# cleaning it validates with (standard library only) and the taxonomy. No vendored dependencies:
 # Powertools and pydantic come from the layer, boto3 from the runtime.
 LAMBDA_SOURCE = (
     "*",
@@ -38,6 +38,7 @@ LAMBDA_SOURCE = (
     "inference/*",
     "!inference/__init__.py",
     "!inference/schema.py",
+    "!inference/request_policy.py",
     "**/__pycache__",
     "**/*.pyc",
 )

@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from inference.request_policy import API_POLICY, BodyRefused, bounded_errors
 from lambdas.api import auth, feedback, predict, products, request_log
 from lambdas.api.errors import ApiError, BadRequest, Forbidden, NotFound, Unavailable
 from lambdas.api.identity import Caller, caller_from_event
@@ -112,7 +113,8 @@ def handle_validation_error(error: RequestValidationError) -> Response:
         }
         for e in error.errors()
     ]
-    return _error_response(BadRequest("the request is not valid", errors=fields))
+    # Bounded (request_policy.py): a body full of unknown fields must not become a huge answer.
+    return _error_response(BadRequest("the request is not valid", **bounded_errors(fields)))
 
 
 @app.not_found
@@ -195,7 +197,7 @@ def handle_feedback(body: Annotated[FeedbackIn, Body()]) -> FeedbackStored:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.set_default_dimensions(Stage=settings().stage)
-    refused = refuse_unreadable_body(event)
+    refused = refuse_unreadable_body(event) or refuse_against_policy(event)
     if refused is not None:
         return refused
     return app.resolve(event, context)
@@ -217,6 +219,23 @@ def refuse_unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
             base64.b64decode(body).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return _refusal(400, "the body is not UTF-8 JSON")
+    return None
+
+
+def refuse_against_policy(event: dict[str, Any]) -> dict[str, Any] | None:
+    """400/413 for a body the request policy refuses (inference/request_policy.py: size, depth,
+    number length, field count, string lengths, broken JSON), before Powertools parses it: its
+    parser recurses (RecursionError) and refuses huge integers (ValueError), both 500s, and
+    reports broken JSON by character offset as if it were a field."""
+    body = event.get("body")
+    if not body:
+        return None
+    text = base64.b64decode(body).decode("utf-8") if event.get("isBase64Encoded") else body
+    try:
+        API_POLICY.parse(text)
+    except BodyRefused as refused:
+        logger.info("request refused", status=refused.status, reason=refused.message)
+        return _refusal(refused.status, refused.message)
     return None
 
 

@@ -13,6 +13,15 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
+from inference.request_policy import (
+    API_MAX_BODY_BYTES,
+    API_MAX_STRING_CHARS,
+    MAX_DEPTH,
+    MAX_FIELD_ERRORS,
+    MAX_MEMBERS,
+    MAX_NUMBER_CHARS,
+)
+
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["message"],
@@ -24,19 +33,32 @@ ERROR_SCHEMA = {
                 "type": "object",
                 "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
             },
+            "maxItems": MAX_FIELD_ERRORS,
+            "description": f"the first {MAX_FIELD_ERRORS} fields at fault",
+        },
+        "errors_omitted": {
+            "type": "integer",
+            "description": "how many more fields are at fault than `errors` lists",
         },
     },
 }
 _ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+# The request policy (inference/request_policy.py), applied to every body before it is parsed.
+BODY_TOO_LARGE = (
+    f"the body is over {API_MAX_BODY_BYTES} bytes, or a string in it over "
+    f"{API_MAX_STRING_CHARS} characters"
+)
 COMMON_ERRORS = {
-    "400": "the request is not valid: `errors` names each field",
+    "400": "the request is not valid: `errors` names the fields at fault; or the body is not "
+    f"JSON (the message gives the line and column), nests deeper than {MAX_DEPTH} levels, has "
+    f"more than {MAX_MEMBERS} fields and items, or a number over {MAX_NUMBER_CHARS} characters",
     "403": "no or wrong API key",
     "429": "throttled: retry after the Retry-After header's seconds",
 }
 SIGNED_IN_ERRORS = {"401": "no or expired id token: sign in with POST /login"}
 ROUTE_ERRORS: dict[tuple[str, str], dict[str, str]] = {
     ("/predict", "post"): {
-        "413": "the photo is over the limit",
+        "413": "the body or the photo is over its limit",
         "502": "the model failed on this listing",
         "503": "no model deployed yet, or the endpoint is starting: retry after Retry-After",
     },
@@ -44,7 +66,7 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[str, str]] = {
     ("/products", "post"): {
         "403": "not an admin",
         "409": "a product with this id exists",
-        "413": "the photo is over the limit",
+        "413": "the body or the photo is over its limit (bytes, or pixels)",
         "503": "not stored: retry",
     },
     ("/products/{product_id}", "delete"): {
@@ -76,6 +98,7 @@ def document(app: APIGatewayRestResolver) -> dict[str, Any]:
             }
             if "requestBody" in operation:
                 errors["415"] = "the body is not JSON"
+                errors.setdefault("413", BODY_TOO_LARGE)
             for status, description in errors.items():
                 responses[status] = {"description": description, "content": _ERROR_REF}
     return doc

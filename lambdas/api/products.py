@@ -28,7 +28,7 @@ from lambdas.api.models import (
     ProductIn,
     ProductStored,
 )
-from lambdas.api.photos import accepted_photo
+from lambdas.api.photos import storable_photo
 from lambdas.api.records import (
     PhotoRef,
     ProductRecord,
@@ -48,7 +48,7 @@ _STORE_FAILED = "the product could not be stored; nothing was kept, try again"
 def add_product(product: ProductIn, caller: Caller, settings: ApiSettings) -> ProductStored:
     caller.require_admin()
     check_code(product.prdtypecode)
-    photo = accepted_photo(product.photo)
+    photo = storable_photo(product.photo)
     product_id = product.product_id or uuid.uuid4().hex
     now = datetime.now(UTC)
     photo_ref = None
