@@ -20,10 +20,19 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
 from inference.request_policy import API_POLICY, BodyRefused, bounded_errors
 from lambdas.api import auth, feedback, predict, products, request_log
-from lambdas.api.errors import ApiError, BadRequest, Forbidden, NotFound, Unavailable
+from lambdas.api.clients import request_deadline
+from lambdas.api.errors import (
+    DEPENDENCY_RETRY_AFTER,
+    ApiError,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Unavailable,
+)
 from lambdas.api.identity import Caller, caller_from_event
 from lambdas.api.models import (
     Confirmation,
@@ -101,6 +110,19 @@ def handle_api_error(error: ApiError) -> Response:
     else:
         logger.info("request refused", status=error.status, reason=error.message)
     return _error_response(error)
+
+
+@app.exception_handler([ClientError, BotoCoreError])
+def handle_dependency_error(error: Exception) -> Response:
+    """A table, bucket, queue or user pool that failed (or ran out of the request's time budget)
+    where no route says otherwise: the service is down, not the request wrong, so 503."""
+    logger.exception("a dependency failed", error=str(error))
+    return _error_response(
+        Unavailable(
+            "a service the API depends on is failing right now: retry shortly",
+            retry_after_seconds=DEPENDENCY_RETRY_AFTER,
+        )
+    )
 
 
 @app.exception_handler(RequestValidationError)
@@ -200,7 +222,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     refused = refuse_unreadable_body(event) or refuse_against_policy(event)
     if refused is not None:
         return refused
-    return app.resolve(event, context)
+    with request_deadline():  # every AWS call in it fits API Gateway's 29 s (clients.py)
+        return app.resolve(event, context)
 
 
 def refuse_unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:

@@ -11,7 +11,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.api.clients import client
-from lambdas.api.errors import BadRequest, Conflict, Throttled, Unauthorized, UpstreamFailed
+from lambdas.api.errors import (
+    DEPENDENCY_RETRY_AFTER,
+    BadRequest,
+    Conflict,
+    Throttled,
+    Unauthorized,
+    Unavailable,
+)
 from lambdas.api.identity import SELLERS_GROUP
 from lambdas.api.models import Confirmation, Credentials, Registered, Tokens
 from lambdas.api.settings import ApiSettings
@@ -40,7 +47,10 @@ def _cognito_error(exc: ClientError) -> Exception:
         return Throttled("too many attempts: wait a minute and try again", retry_after_seconds=60)
     if code == "InvalidParameterException":
         return BadRequest(message)
-    return UpstreamFailed("the user directory failed; try again later")
+    return Unavailable(
+        "the user directory is failing right now: retry shortly",
+        retry_after_seconds=DEPENDENCY_RETRY_AFTER,
+    )
 
 
 def register(credentials: Credentials, settings: ApiSettings) -> Registered:

@@ -61,6 +61,11 @@ class Unavailable(ApiError):
         super().__init__(message, headers={"Retry-After": str(retry_after_seconds)}, **details)
 
 
+# An AWS dependency (table, bucket, queue, user pool) that failed or ran out of the request's time
+# budget (clients.py): the caller retries after this many seconds.
+DEPENDENCY_RETRY_AFTER = 5
+
+
 class UpstreamFailed(ApiError):
     """502: a dependency failed in a way retrying will not fix; details are in the logs."""
 

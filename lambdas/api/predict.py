@@ -157,11 +157,7 @@ def predict(
 ) -> PredictResponse:
     photo = accepted_photo(request.photo)
     started = time.perf_counter()
-    answer = endpoint.invoke(
-        settings.endpoint_name,
-        request.model_dump(exclude_none=True),
-        settings.endpoint_timeout_seconds,
-    )
+    answer = endpoint.invoke(settings.endpoint_name, request.model_dump(exclude_none=True))
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
     record = capture_record(
         request,

@@ -24,9 +24,6 @@ class ApiSettings(BaseModel):
     endpoint_name: str
     undelivered_queue_url: str
     request_log_ttl_days: int = Field(30, ge=1)
-    # How long /predict waits for the endpoint before answering 503: a serverless endpoint's
-    # cold start can take longer than API Gateway's 29 s, so the caller retries instead.
-    endpoint_timeout_seconds: float = Field(20.0, gt=0, le=28)
 
 
 @lru_cache(maxsize=1)

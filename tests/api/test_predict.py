@@ -161,7 +161,8 @@ def test_model_refusing_the_listing_is_the_callers_error(api: Api) -> None:
     assert body["message"] == "photo rejected: corrupt"
 
 
-def test_model_crash_is_a_502_not_a_500(api: Api) -> None:
+def test_model_crash_is_a_503_to_retry_not_the_listings_fault(api: Api) -> None:
+    # More container failures: tests/api/test_dependency_outages.py.
     api.runtime.error = client_error(
         "ModelError",
         "Received server error (500)",
@@ -169,7 +170,8 @@ def test_model_crash_is_a_502_not_a_500(api: Api) -> None:
         OriginalStatusCode=500,
         OriginalMessage="boom",
     )
-    assert api.call("POST", "/predict", {"designation": "x"})[0] == 502
+    status, headers, _ = api.call("POST", "/predict", {"designation": "x"})
+    assert (status, headers.get("Retry-After")) == (503, "30")
 
 
 @pytest.mark.parametrize(
