@@ -4,15 +4,19 @@ It does what the deployed gateway does in front of the Lambdas (prediction_api_c
 routes from `lambdas.api.routes`, the API key, the Cognito user-pool authorizer (signature
 against the pool's JWKS, issuer, audience, token use, expiry; claims passed on as strings),
 stage throttling (token bucket, 429 + Retry-After), the 10 MB payload limit, and the proxy event
-and response formats. One request at a time reaches the handler, as in one Lambda instance.
+and response formats. Behind it the handler runs as Lambda runs it (instances.py): concurrently,
+one process per instance, at most `concurrency` instances per function. What API Gateway
+answers when the integration fails, this answers too (Lambda's "Handling Lambda errors with an
+API Gateway API"): a throttled invocation (Lambda refused it: every instance busy) is a 500, a
+handler that raised or a malformed result is a 502, both `{"message": "Internal server error"}`
+(the stage's DEFAULT_5XX gateway response keeps the status), and no answer within 29 s is a 504.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
-import io
 import json
+import logging
 import re
 import threading
 import time
@@ -23,21 +27,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
 from lambdas.api.routes import ROUTES, Route
+from lambdas.local.instances import (
+    DEFAULT_CONCURRENCY,
+    FunctionError,
+    Handler,
+    LambdaContext,
+    LambdaInstances,
+    Throttled,
+    TimedOut,
+)
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+__all__ = ["Authorizer", "LambdaContext", "LocalGateway", "TokenBucket", "UserPool", "match"]
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST API
 MAX_LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024  # synchronous Lambda invoke
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -114,23 +128,6 @@ class TokenBucket:
             return True
 
 
-@dataclass(frozen=True)
-class LambdaContext:
-    """The fields of the Lambda context object that Powertools reads."""
-
-    function_name: str
-    aws_request_id: str
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:eu-west-3:123456789012:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
-
-
 def _pattern(resource: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", resource) + "$")
 
@@ -205,9 +202,13 @@ def _gateway_error(status: int, message: str, headers: dict[str, str] | None = N
 
 @dataclass
 class LocalGateway:
-    """An ASGI app (Starlette) that fronts `handler` the way API Gateway fronts the Lambdas."""
+    """An ASGI app (Starlette) that fronts `handler` the way API Gateway fronts the Lambdas.
 
-    handler: Handler
+    `handler` is "module:function" (run in Lambda-like instance processes, see instances.py) or a
+    callable (run in threads: only for stubs that keep no per-request module state). Call
+    `close()` to stop the instances."""
+
+    handler: str | Handler
     authorizer: Authorizer
     api_key: str
     stage: str = "local"
@@ -215,7 +216,23 @@ class LocalGateway:
     openapi: Callable[[], dict[str, Any]] | None = None
     # Receives what the handler printed (its EMF metrics); None leaves stdout alone.
     printed: Callable[[str], None] | None = None
-    _invoke_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Instances per function (reserved concurrency), and how long a request may wait for one
+    # when all are busy before it is throttled (Lambda: 0).
+    concurrency: int = DEFAULT_CONCURRENCY
+    wait_seconds: float = 0.0
+    instances: LambdaInstances = field(init=False)
+    _printed_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.instances = LambdaInstances(
+            self.handler, concurrency=self.concurrency, wait_seconds=self.wait_seconds
+        )
+        # Threads that wait on the instances: every function's worth, and more than anyio's
+        # default 40, which would otherwise queue requests before they reach the instances.
+        self._threads = anyio.CapacityLimiter(max(64, 8 * self.concurrency))
+
+    def close(self) -> None:
+        self.instances.close()
 
     def app(self) -> Starlette:
         methods = ["GET", "POST", "DELETE", "PUT", "PATCH"]
@@ -286,18 +303,30 @@ class LocalGateway:
             function_name=f"prodcat-local-{route.function.lower()}",
             aws_request_id=event["requestContext"]["requestId"],
         )
-        result = await run_in_threadpool(self._invoke, event, context)
-        return _to_response(result)
+        return await anyio.to_thread.run_sync(
+            self._invoke, route.function, event, context, limiter=self._threads
+        )
 
-    def _invoke(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        with self._invoke_lock:  # one Lambda instance: Powertools keeps per-request globals
-            if self.printed is None:
-                return self.handler(event, context)
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                result = self.handler(event, context)
-            self.printed(out.getvalue())
-            return result
+    def _invoke(self, function: str, event: dict[str, Any], context: LambdaContext) -> Response:
+        try:
+            invocation = self.instances.invoke(function, event, context)
+        except Throttled as throttled:
+            # What API Gateway's execution log says; the caller sees a plain 500.
+            log.warning("Lambda invocation failed with status: 429 (%s: %s)", function, throttled)
+            return _gateway_error(500, "Internal server error")
+        except FunctionError:
+            return _gateway_error(502, "Internal server error")
+        except TimedOut:
+            return _gateway_error(504, "Endpoint request timed out")
+        if self.printed is not None and invocation.printed:
+            with self._printed_lock:  # boto3's default session makes clients one at a time
+                self.printed(invocation.printed)
+        elif invocation.printed:
+            print(invocation.printed, end="")
+        try:
+            return _to_response(invocation.result)
+        except (TypeError, ValueError, AttributeError):
+            return _gateway_error(502, "Internal server error")  # not a proxy response
 
 
 def _to_response(result: dict[str, Any]) -> Response:

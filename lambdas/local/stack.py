@@ -4,7 +4,8 @@
   the CDK app creates (same keys, groups and client auth flows);
 - the SageMaker runtime from `LocalEndpoints`, serving a model trained here (or the one given);
 - the API handlers behind `LocalGateway`, configured by the same environment variables the
-  stack sets on the Lambdas; the metrics they print (EMF) are published to the local CloudWatch.
+  stack sets on the Lambdas, run concurrently in Lambda-like instance processes (at most
+  `concurrency` per function); the metrics they print (EMF) are published to the local CloudWatch.
 
 boto3 finds the local services through AWS_ENDPOINT_URL (one per process), so the handlers run
 unchanged. Use it as a context manager, or `prodcat local up` from the shell.
@@ -29,6 +30,7 @@ from inference.local import free_port, serve_app
 from lambdas.local.endpoints import LocalEndpoints
 from lambdas.local.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
 from lambdas.local.handler_log import HandlerLog
+from lambdas.local.instances import DEFAULT_CONCURRENCY
 from lambdas.local.metrics import publish_emf
 
 REGION = "eu-west-3"
@@ -179,9 +181,15 @@ class LocalStack:
         throttle: TokenBucket | None = None,
         deploy_model: bool = True,
         log_file: Path = DEFAULT_LOG_FILE,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        wait_seconds: float = 0.0,
     ) -> None:
         """`deploy_model=False` starts with no endpoint, as a fresh AWS stage does (/predict
-        answers 503 until the pipeline's first run deploys one)."""
+        answers 503 until the pipeline's first run deploys one). `concurrency`: instances per
+        API function; a request finding them all busy waits up to `wait_seconds`, then gets the
+        500 API Gateway answers for a throttled Lambda."""
+        self._concurrency = concurrency
+        self._wait_seconds = wait_seconds
         self._log_file = log_file  # what the handlers print, as their CloudWatch log groups hold it
         self._model_dir = model_dir
         self._deploy_model = deploy_model
@@ -190,6 +198,7 @@ class LocalStack:
         self._exit = ExitStack()
         self.endpoints = LocalEndpoints()
         self.resources: LocalResources | None = None
+        self.gateway: LocalGateway | None = None
 
     def __enter__(self) -> LocalStack:
         try:
@@ -227,7 +236,7 @@ class LocalStack:
 
         # Imported here: the handler module reads its environment and builds its clients lazily.
         from lambdas.api import clients
-        from lambdas.api.app import app, handler
+        from lambdas.api.app import app
         from lambdas.api.openapi import document
         from lambdas.api.settings import settings as api_settings
 
@@ -244,13 +253,17 @@ class LocalStack:
             jwks_url=f"{moto_url}/{settings['USER_POOL_ID']}/.well-known/jwks.json",
         )
         gateway = LocalGateway(
-            handler=handler,
+            handler="lambdas.api.app:handler",  # in instance processes, imported there
             authorizer=Authorizer(pool),
             api_key=api_key,
             throttle=self._throttle,
             openapi=lambda: document(app),
             printed=handler_log.printed,
+            concurrency=self._concurrency,
+            wait_seconds=self._wait_seconds,
         )
+        self._exit.callback(gateway.close)
+        self.gateway = gateway
         api_url = self._exit.enter_context(serve_app(gateway.app(), self._port, name="gateway"))
         self.resources = LocalResources(
             moto_url=moto_url,
