@@ -1,15 +1,18 @@
 """`make bench`: accuracy on a stratified held-out split, training time, load time, artifact
-size, p50/p99 latency per mode (in-process and over HTTP) and batched throughput, as JSON."""
+size, p50/p99 latency per mode (in-process, over HTTP, and through the local API: one client,
+then 1, 10 and 50 concurrent clients) and batched throughput, as JSON."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import json
 import shutil
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -36,10 +39,45 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
     }
 
 
+CONCURRENT_CLIENTS = (1, 10, 50)
+
+
+async def _concurrent(
+    url: str, headers: dict[str, str], bodies: list[dict[str, str]], clients: int
+) -> dict[str, float | int]:
+    """`clients` callers, each posting its next body as soon as its last answer came back."""
+    pending = list(reversed(bodies))
+    samples: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def caller() -> None:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as http:
+            while pending:
+                body = pending.pop()
+                t = time.perf_counter()
+                answer = await http.post("/predict", json=body)
+                samples.append(time.perf_counter() - t)
+                statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    return {
+        **percentiles(samples),
+        "requests_per_second": round(len(samples) / elapsed, 1),
+        "non_200": sum(n for status, n in statuses.items() if status != 200),
+    }
+
+
 def api_latency(model_dir: Path, bodies: dict[str, list[dict[str, str]]]) -> dict[str, dict]:
     """POST /predict through the local stack: gateway, token check, handler, endpoint, and the
-    request log and capture writes (moto): what the website waits for, less the network."""
-    with LocalStack(model_dir, throttle=TokenBucket(rate=10_000, burst=10_000)) as stack:
+    request log and capture writes (moto): what the website waits for, less the network. One
+    client per mode, then the modes mixed under 1, 10 and 50 concurrent clients (the handlers
+    run in up to 10 instances per function, as a new account's Lambda quota allows; a request
+    waits for a free one rather than being throttled, so the figures show queueing)."""
+    with LocalStack(
+        model_dir, throttle=TokenBucket(rate=10_000, burst=10_000), wait_seconds=120
+    ) as stack:
         assert stack.resources is not None
         api = httpx.Client(
             base_url=stack.resources.api_url,
@@ -50,7 +88,7 @@ def api_latency(model_dir: Path, bodies: dict[str, list[dict[str, str]]]) -> dic
         api.post("/register", json=user).raise_for_status()
         api.post("/confirm", json={"email": user["email"], "code": "0"}).raise_for_status()
         token = api.post("/login", json=user).json()["id_token"]
-        out = {}
+        out: dict[str, dict[str, Any]] = {}
         for mode, reqs in bodies.items():
             samples = []
             for body in reqs:
@@ -58,6 +96,12 @@ def api_latency(model_dir: Path, bodies: dict[str, list[dict[str, str]]]) -> dic
                 api.post("/predict", json=body, headers={"Authorization": token}).raise_for_status()
                 samples.append(time.perf_counter() - t)
             out[mode] = percentiles(samples)
+        mixed = [body for group in zip(*bodies.values(), strict=False) for body in group]
+        headers = {"x-api-key": stack.resources.api_key, "Authorization": token}
+        out["concurrent_clients"] = {
+            str(n): asyncio.run(_concurrent(stack.resources.api_url, headers, mixed, n))
+            for n in CONCURRENT_CLIENTS
+        }
         return out
 
 
