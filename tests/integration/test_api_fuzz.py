@@ -30,6 +30,7 @@ schema = schemathesis.openapi.from_dict(document(app))
 PASSWORD = "Corr3ct-horse-battery"
 IN_CI = os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}
 LOCAL_DATABASE = settings().database  # the default: .hypothesis/examples
+FUZZ_EXAMPLES = int(os.environ.get("PRODCAT_FUZZ_EXAMPLES", "100"))
 # Characters without text (`{"description": "\ud7fc"}` is the draw that once made the model
 # server fail with a 500, the API with a 502): refused with a 400 before the model.
 NO_TEXT: list[dict[str, Any]] = json.loads(
@@ -58,7 +59,9 @@ def fuzz_target(model_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    # 100 draws per operation: ~1 min over the local stack on a shared 2-core machine (25 took
+    # ~16 s); PRODCAT_FUZZ_EXAMPLES raises it for a longer hunt.
+    max_examples=FUZZ_EXAMPLES,
     deadline=None,
     derandomize=IN_CI,
     database=None if IN_CI else LOCAL_DATABASE,
