@@ -59,8 +59,8 @@ def fuzz_target(model_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 @schema.parametrize()
 @settings(
-    # 100 draws per operation: ~1 min over the local stack on a shared 2-core machine (25 took
-    # ~16 s); PRODCAT_FUZZ_EXAMPLES raises it for a longer hunt.
+    # 100 draws per operation: ~40 s of calls over the local stack on a shared 2-core machine
+    # (25 took ~16 s); PRODCAT_FUZZ_EXAMPLES raises it for a longer hunt.
     max_examples=FUZZ_EXAMPLES,
     deadline=None,
     derandomize=IN_CI,
