@@ -136,10 +136,14 @@ def _zygote(address: str, handler_path: str) -> None:
     module, _, name = handler_path.partition(":")
     handler = getattr(importlib.import_module(module), name)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # instances are reaped as they exit
+    # Ctrl-C on `prodcat local up` is the gateway's to handle: the zygote and the instances
+    # exit when it closes their pipes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for line in sys.stdin:
         if line.strip() != "start":
             continue
         if os.fork() == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             conn = Client(address, authkey=authkey)
             conn.send(os.getpid())
             try:
