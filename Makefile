@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DATA ?= $(if $(wildcard ../shared/data/rakuten/X_train.csv),../shared/data/rakuten,)
 
-.PHONY: install demo test lint bench synth clean
+.PHONY: install demo test lint bench synth images clean
 CDK_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy AWS_REGION=eu-west-3 AWS_DEFAULT_REGION=eu-west-3
 
 $(STAMP): pyproject.toml
@@ -37,6 +37,11 @@ bench: install
 ## The CloudFormation templates, offline, with the pinned CDK CLI (no credentials, no telemetry).
 synth: install
 	$(CDK_ENV) npx --no-install cdk synth --no-notices --quiet -o cdk.out
+
+## Both images built and run as SageMaker runs them (scripts/images.py; ENGINE=podman|docker,
+## default: docker where a Docker engine answers, else podman, set up on the spot).
+images: install
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(PY) -m scripts.images $(if $(ENGINE),--engine $(ENGINE),)
 
 clean:
 	rm -rf .work .pytest_cache .mypy_cache .ruff_cache

@@ -91,8 +91,11 @@ class Clients:
     @classmethod
     def default(cls) -> Clients:
         import boto3
+        from botocore.config import Config
 
-        return cls(s3=boto3.client("s3"), cloudwatch=boto3.client("cloudwatch"))
+        # One pooled connection per reader (botocore keeps 10: the rest were opened and dropped).
+        s3 = boto3.client("s3", config=Config(max_pool_connections=READ_WORKERS))
+        return cls(s3=s3, cloudwatch=boto3.client("cloudwatch"))
 
 
 @dataclass(frozen=True)
@@ -323,7 +326,7 @@ def main(argv: list[str] | None = None, clients: Clients | None = None) -> int:
         settings, output = parse_args(argv)
         run(settings, clients or Clients.default(), output)
     except Exception as exc:
-        write_failure(f"{type(exc).__name__}: {exc}")
+        write_failure(f"{type(exc).__name__}: {exc}", "processing")
         raise
     return 0
 

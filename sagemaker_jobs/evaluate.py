@@ -25,8 +25,23 @@ def unpack_model(model_path: Path, workdir: Path) -> Path:
         return model_path
     target = workdir / "model"
     with tarfile.open(archive) as tar:
-        tar.extractall(target, filter="data")  # refuses absolute paths and links out of `target`
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(target, filter="data")  # refuses absolute paths, links out of `target`
+        else:  # Python 3.11 before 3.11.4 (Debian 12's 3.11.2) has no filters: refuse by hand
+            tar.extractall(target, members=_plain_members(tar, target))
     return target
+
+
+def _plain_members(tar: tarfile.TarFile, target: Path) -> list[tarfile.TarInfo]:
+    """Regular files and directories that land inside `target`: all a model archive holds."""
+    root = target.resolve()
+    members = tar.getmembers()
+    for member in members:
+        inside = (root / member.name).resolve().is_relative_to(root)
+        if not (member.isfile() or member.isdir()) or not inside or Path(member.name).is_absolute():
+            raise tarfile.TarError(f"refusing {member.name!r} in the model archive")
+        member.mode &= 0o755  # as the data filter: no set-id bits, no group/other write
+    return members
 
 
 def run(
@@ -60,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         metrics = run(args.model, args.test, args.output, args.smoke_cases)
     except Exception as exc:
-        write_failure(f"{type(exc).__name__}: {exc}")
+        write_failure(f"{type(exc).__name__}: {exc}", "processing")
         raise
     print({k: v for k, v in metrics.items() if k != "data"})
     return 0

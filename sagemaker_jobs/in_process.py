@@ -31,6 +31,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sagemaker_jobs.paths import JobKind, reason_file
+
 Runner = Callable[[str, list[str], Mapping[str, str]], None]
 _ENV_LOCK = threading.Lock()  # jobs read os.environ: one job at a time changes it
 
@@ -192,10 +194,11 @@ def _entry_module(entrypoint: list[str]) -> str:
     return entrypoint[2]
 
 
-def _failure_reason(output_dir: Path, exc: BaseException) -> str:
-    failure = output_dir / "failure"
-    if failure.is_file():
-        return failure.read_text()
+def _failure_reason(output_dir: Path, kind: JobKind, exc: BaseException) -> str:
+    """What SageMaker would report: the file a job of this kind reads, else the exception."""
+    reason = reason_file(kind, output_dir)
+    if reason.is_file():
+        return reason.read_text(encoding="utf-8")
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -223,7 +226,9 @@ def run_processing_job(
         try:
             runner(module, argv, env)
         except Exception as exc:
-            raise JobFailed(f"{job.ProcessingJobName}: {_failure_reason(output_dir, exc)}") from exc
+            raise JobFailed(
+                f"{job.ProcessingJobName}: {_failure_reason(output_dir, 'processing', exc)}"
+            ) from exc
         for local, uri in outputs:
             upload_dir(s3, local, uri)
     return {
@@ -257,7 +262,7 @@ def run_training_job(
             runner(module, [], env)
         except Exception as exc:
             raise JobFailed(
-                f"{job.TrainingJobName}: {_failure_reason(root / 'output', exc)}"
+                f"{job.TrainingJobName}: {_failure_reason(root / 'output', 'training', exc)}"
             ) from exc
         bucket, prefix = split_s3_uri(job.OutputDataConfig.S3OutputPath)
         key = f"{prefix.rstrip('/')}/{job.TrainingJobName}/output/model.tar.gz".lstrip("/")

@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             run_id=os.environ.get("PRODCAT_RUN_ID", ""),
         )
     except Exception as exc:
-        write_failure(f"{type(exc).__name__}: {exc}")
+        write_failure(f"{type(exc).__name__}: {exc}", "processing")
         raise
     print(json.dumps({k: manifest[k] for k in ("data_version", "splits", "removed")}, indent=2))
     return 0

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         version = run(args.train, args.model_dir, args.output_dir, hyperparameters())
     except Exception as exc:  # the job's failure reason must say what went wrong
-        write_failure(f"{type(exc).__name__}: {exc}")
+        write_failure(f"{type(exc).__name__}: {exc}", "training")
         raise
     print(f"trained model {version} -> {args.model_dir}")
     return 0
