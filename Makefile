@@ -35,8 +35,11 @@ bench: install
 	$(PY) -m scripts.bench $(if $(DATA),--data $(DATA),)
 
 ## The CloudFormation templates, offline, with the pinned CDK CLI (no credentials, no telemetry).
+## Exits non-zero on any unacknowledged cdk-nag finding. CDK_ARGS passes CLI options through,
+## e.g. `make synth CDK_ARGS='-c stage=dev'`; a real account/region come from CDK_DEFAULT_*.
+CDK_OUT ?= cdk.out
 synth: install
-	$(CDK_ENV) npx --no-install cdk synth --no-notices --quiet -o cdk.out
+	$(CDK_ENV) npx --no-install cdk synth --no-notices --quiet -o $(CDK_OUT) $(CDK_ARGS)
 
 ## Both images built and run as SageMaker runs them (scripts/images.py; ENGINE=podman|docker,
 ## default: docker where a Docker engine answers, else podman, set up on the spot).
