@@ -534,25 +534,13 @@ def load_definitions() -> Definitions:
     """The retraining and drift-check definitions as the CDK app builds them for STAGE."""
     from infra.config import load_stage_configs
     from infra.constructs.data_lake_construct import ZONES
-    from infra.constructs.drift_check_construct import DriftCheckSettings, drift_check_definition
+    from infra.constructs.drift_check_construct import stage_drift_check_definition
     from infra.constructs.training_pipeline_construct import definition_settings
     from step_functions.definition import build_definition
 
     context = json.loads((REPO / "cdk.json").read_text())["context"]
     (config,) = load_stage_configs(context, STAGE)
-    monitoring = config.monitoring
-    drift = drift_check_definition(  # the arguments infra/stacks/monitoring_stack.py passes
-        name_prefix=config.prefix,
-        stage=config.stage,
-        threshold=monitoring.drift_score_threshold,
-        reports_prefix=ZONES.reports,
-        capture_prefix=ZONES.capture,
-        settings=DriftCheckSettings(
-            schedule=monitoring.drift_check_schedule,
-            lookback_hours=monitoring.drift_lookback_hours,
-            min_samples=monitoring.drift_min_samples,
-        ),
-    )
+    drift = stage_drift_check_definition(config, ZONES)
     return Definitions(build_definition(definition_settings(config, ZONES)), drift)
 
 

@@ -63,6 +63,28 @@ class DriftCheckSettings:
     max_runtime_minutes: int = 60
     retry_attempts: int = 2
 
+    @classmethod
+    def for_stage(cls, config: StageConfig) -> DriftCheckSettings:
+        monitoring = config.monitoring
+        return cls(
+            schedule=monitoring.drift_check_schedule,
+            lookback_hours=monitoring.drift_lookback_hours,
+            min_samples=monitoring.drift_min_samples,
+        )
+
+
+def stage_drift_check_definition(config: StageConfig, zones: DataLakeZones) -> dict[str, Any]:
+    """The drift check's ASL for one stage, as the monitoring stack deploys it (no synth: the
+    images check and the service-contract tests read it from here)."""
+    return drift_check_definition(
+        name_prefix=config.prefix,
+        stage=config.stage,
+        threshold=config.monitoring.drift_score_threshold,
+        reports_prefix=zones.reports,
+        capture_prefix=zones.capture,
+        settings=DriftCheckSettings.for_stage(config),
+    )
+
 
 def drift_check_definition(
     *,
@@ -190,10 +212,9 @@ class DriftCheckConstruct(Construct):
         bucket: s3.IBucket,
         zones: DataLakeZones,
         jobs_image: ecr_assets.DockerImageAsset,
-        settings: DriftCheckSettings | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.settings = settings = settings or DriftCheckSettings()
+        self.settings = settings = DriftCheckSettings.for_stage(config)
         stack = Stack.of(self)
         prefix = config.prefix
 
@@ -205,14 +226,7 @@ class DriftCheckConstruct(Construct):
         )
         self._grant_job(stack, bucket, zones, jobs_image)
 
-        self.definition = drift_check_definition(
-            name_prefix=prefix,
-            stage=config.stage,
-            threshold=config.monitoring.drift_score_threshold,
-            reports_prefix=zones.reports,
-            capture_prefix=zones.capture,
-            settings=settings,
-        )
+        self.definition = stage_drift_check_definition(config, zones)
         log_group = logs.LogGroup(
             self,
             "ExecutionLogs",

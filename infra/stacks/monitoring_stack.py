@@ -13,7 +13,7 @@ from constructs import Construct
 
 from infra.config import StageConfig
 from infra.constructs.data_lake_construct import DataLakeConstruct
-from infra.constructs.drift_check_construct import DriftCheckConstruct, DriftCheckSettings
+from infra.constructs.drift_check_construct import DriftCheckConstruct
 from infra.constructs.monitoring_construct import MonitoredResources, MonitoringConstruct
 from infra.constructs.nag import acknowledge
 from infra.stacks.api_stack import ApiStack
@@ -45,11 +45,6 @@ class MonitoringStack(Stack):
             bucket=lake.bucket,
             zones=lake.zones,
             jobs_image=ml.images.jobs,
-            settings=DriftCheckSettings(
-                schedule=config.monitoring.drift_check_schedule,
-                lookback_hours=config.monitoring.drift_lookback_hours,
-                min_samples=config.monitoring.drift_min_samples,
-            ),
         )
         self.monitoring = MonitoringConstruct(
             self,

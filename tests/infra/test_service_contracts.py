@@ -85,21 +85,9 @@ def _pipeline(settings: PipelineDefinitionSettings) -> dict[str, Any]:
 
 def _drift_definition(config: StageConfig) -> dict[str, Any]:
     """The drift check's ASL for this stage, as the monitoring stack builds it (no synth)."""
-    from infra.constructs.drift_check_construct import DriftCheckSettings, drift_check_definition
+    from infra.constructs.drift_check_construct import stage_drift_check_definition
 
-    monitoring = config.monitoring
-    return drift_check_definition(
-        name_prefix=config.prefix,
-        stage=config.stage,
-        threshold=monitoring.drift_score_threshold,
-        reports_prefix=ZONES.reports,
-        capture_prefix=ZONES.capture,
-        settings=DriftCheckSettings(
-            schedule=monitoring.drift_check_schedule,
-            lookback_hours=monitoring.drift_lookback_hours,
-            min_samples=monitoring.drift_min_samples,
-        ),
-    )
+    return stage_drift_check_definition(config, ZONES)
 
 
 def _drift(config: StageConfig) -> dict[str, Any]:
