@@ -1,4 +1,5 @@
-"""Shared helpers for the unit tests: photo bytes and challenge-format directories built in tmp_path.
+"""Shared helpers for the unit tests: photo bytes, challenge-format directories built in
+tmp_path, and a serving container whose model must never be reached.
 
 Helpers are exposed as fixtures (tests/infra has its own conftest.py, so `from conftest import`
 would be ambiguous).
@@ -6,14 +7,20 @@ would be ambiguous).
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from PIL import Image
+
+import inference.server
 
 
 def image_bytes(
@@ -133,3 +140,44 @@ def make_noisy_jpeg() -> Callable[..., bytes]:
 @pytest.fixture
 def write_dataset() -> Callable[..., Path]:
     return write_challenge_dir
+
+
+class _StubModel:
+    version = "stub"
+
+
+class RefusingPredictor:
+    """Stands in for the loaded model in tests of requests the container must refuse first."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.model = _StubModel()
+        self.load_seconds = 0.0
+        self.calls: list[Any] = []
+
+    def predict(self, listings: list[Any]) -> list[Any]:
+        self.calls.append(listings)
+        raise AssertionError("a request the container must refuse reached the model")
+
+
+@pytest.fixture
+def container(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FastAPI:
+    """The real serving app (inference.server) over RefusingPredictor."""
+    monkeypatch.setattr(inference.server, "Predictor", RefusingPredictor)
+    return inference.server.create_app(tmp_path)
+
+
+def post_invocations(app: FastAPI, body: bytes) -> httpx.Response:
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://model") as client:
+            return await client.post(
+                "/invocations", content=body, headers={"content-type": "application/json"}
+            )
+
+    return asyncio.run(call())
+
+
+@pytest.fixture
+def invoke() -> Callable[[FastAPI, bytes], httpx.Response]:
+    """POST raw bytes to the app's /invocations as application/json."""
+    return post_invocations

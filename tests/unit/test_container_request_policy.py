@@ -4,17 +4,14 @@ the model is never asked about it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-import inference.server
 from inference.request_policy import (
     API_POLICY,
     MAX_DEPTH,
@@ -24,7 +21,9 @@ from inference.request_policy import (
     RequestPolicy,
     bounded_errors,
 )
-from inference.schema import MAX_BATCH, Listing
+from inference.schema import MAX_BATCH
+
+Invoke = Callable[[FastAPI, bytes], httpx.Response]  # the `invoke` fixture (conftest.py)
 
 SMALL_ANSWER_BYTES = 8 * 1024
 
@@ -105,40 +104,6 @@ def test_error_lists_are_capped_and_count_the_rest() -> None:
 # The container.
 
 
-class _Model:
-    version = "stub"
-
-
-class _Predictor:
-    """Stands in for the loaded model: no request here may reach it."""
-
-    def __init__(self, model_dir: Path) -> None:
-        self.model = _Model()
-        self.load_seconds = 0.0
-        self.calls: list[Any] = []
-
-    def predict(self, listings: list[Listing]) -> list[Any]:
-        self.calls.append(listings)
-        raise AssertionError("a refused body reached the model")
-
-
-@pytest.fixture
-def container(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FastAPI:
-    monkeypatch.setattr(inference.server, "Predictor", _Predictor)
-    return inference.server.create_app(tmp_path)
-
-
-def invoke(app: FastAPI, body: bytes) -> httpx.Response:
-    async def call() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://model") as client:
-            return await client.post(
-                "/invocations", content=body, headers={"content-type": "application/json"}
-            )
-
-    return asyncio.run(call())
-
-
 LISTING = {"designation": "Lampe de chevet"}
 HOSTILE: dict[str, tuple[bytes, int, str]] = {
     "1000_deep": (b'{"designation": ' + b"[" * 1000 + b"]" * 1000 + b"}", 400, "deeper"),
@@ -169,7 +134,9 @@ HOSTILE: dict[str, tuple[bytes, int, str]] = {
 
 
 @pytest.mark.parametrize("case", HOSTILE)
-def test_container_answers_any_body_with_a_small_4xx(container: FastAPI, case: str) -> None:
+def test_container_answers_any_body_with_a_small_4xx(
+    container: FastAPI, invoke: Invoke, case: str
+) -> None:
     body, status, says = HOSTILE[case]
     response = invoke(container, body)
     assert response.status_code == status, response.text[:1000]
@@ -178,7 +145,9 @@ def test_container_answers_any_body_with_a_small_4xx(container: FastAPI, case: s
     assert container.state.predictor.calls == []
 
 
-def test_container_caps_field_errors_and_counts_the_rest(container: FastAPI) -> None:
+def test_container_caps_field_errors_and_counts_the_rest(
+    container: FastAPI, invoke: Invoke
+) -> None:
     body = json.dumps({"designation": "x", **{f"colour_{i}": "red" for i in range(200)}})
     answer = invoke(container, body.encode()).json()
     assert len(answer["details"]) == MAX_FIELD_ERRORS
