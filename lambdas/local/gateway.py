@@ -47,6 +47,7 @@ from lambdas.local.instances import (
     Throttled,
     TimedOut,
 )
+from lambdas.local.site import LocalSite
 
 __all__ = ["Authorizer", "LambdaContext", "LocalGateway", "TokenBucket", "UserPool", "match"]
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST API
@@ -220,6 +221,8 @@ class LocalGateway:
     # when all are busy before it is throttled (Lambda: 0).
     concurrency: int = DEFAULT_CONCURRENCY
     wait_seconds: float = 0.0
+    # The web page on the same origin (lambdas/local/site.py); None serves the API alone.
+    site: LocalSite | None = None
     instances: LambdaInstances = field(init=False)
     _printed_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -242,6 +245,8 @@ class LocalGateway:
                 StarletteRoute("/openapi.json", self._openapi, methods=["GET"]),
                 StarletteRoute("/swagger", self._swagger, methods=["GET"]),
             ]
+        if self.site is not None:
+            routes[:0] = self.site.routes()
         return Starlette(routes=routes)
 
     async def _openapi(self, request: Request) -> Response:

@@ -32,6 +32,9 @@ from lambdas.local.gateway import Authorizer, LocalGateway, TokenBucket, UserPoo
 from lambdas.local.handler_log import HandlerLog
 from lambdas.local.instances import DEFAULT_CONCURRENCY
 from lambdas.local.metrics import publish_emf
+from lambdas.local.site import PREFIX as SITE_PREFIX
+from lambdas.local.site import LocalSite
+from prodcat.site import site_config
 
 REGION = "eu-west-3"
 ENDPOINT_NAME = "prodcat-local"
@@ -46,6 +49,7 @@ class LocalResources:
     moto_url: str
     api_url: str
     api_key: str
+    site_url: str  # the web page (web/), served by the gateway on the API's origin
     user_pool_id: str
     client_id: str
     bucket: str
@@ -261,6 +265,7 @@ class LocalStack:
             printed=handler_log.printed,
             concurrency=self._concurrency,
             wait_seconds=self._wait_seconds,
+            site=LocalSite(site_config("", api_key, "local")),  # same origin as the API
         )
         self._exit.callback(gateway.close)
         self.gateway = gateway
@@ -269,6 +274,7 @@ class LocalStack:
             moto_url=moto_url,
             api_url=api_url,
             api_key=api_key,
+            site_url=f"{api_url}{SITE_PREFIX}/",
             user_pool_id=settings["USER_POOL_ID"],
             client_id=settings["USER_POOL_CLIENT_ID"],
             bucket=settings["DATA_LAKE_BUCKET"],
@@ -296,6 +302,7 @@ def run_forever(model_dir: Path | None, port: int) -> None:
         assert r is not None
         print(f"prodcat API      {r.api_url}   (x-api-key: {r.api_key})")
         print(f"Swagger UI       {r.api_url}/swagger")
+        print(f"web page         {r.site_url}")
         print(f"AWS (moto)       {r.moto_url}   bucket {r.bucket}")
         print(f"handler logs     {r.log_file}")
         print(
