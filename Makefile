@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DATA ?= $(if $(wildcard ../shared/data/rakuten/X_train.csv),../shared/data/rakuten,)
 
-.PHONY: install demo test lint bench synth images clean
+.PHONY: install browser demo test lint bench synth images clean
 CDK_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy AWS_REGION=eu-west-3 AWS_DEFAULT_REGION=eu-west-3
 
 $(STAMP): pyproject.toml
@@ -22,8 +22,22 @@ install: $(STAMP) node_modules/.installed
 demo: install
 	$(PY) -m scripts.demo
 
-test: install
+test: install browser
 	$(PY) -m pytest -q
+
+## Debian's chromium for the browser tests (tests/integration/test_web_page.py): Playwright drives
+## it through `executable_path`, as it cannot download its own browsers here. Pinned like podman
+## in scripts/images.py (a version Debian has replaced fails loudly: update the pin). Skipped
+## where PRODCAT_CHROMIUM names another Chromium (GitHub's runners have Google Chrome).
+CHROMIUM_VERSION := 150.0.7871.100-1~deb12u1
+browser:
+ifeq ($(PRODCAT_CHROMIUM),)
+	@dpkg-query --show --showformat='$${Version}' chromium 2>/dev/null | grep -qxF '$(CHROMIUM_VERSION)' || { \
+	  export DEBIAN_FRONTEND=noninteractive; pkg='chromium=$(CHROMIUM_VERSION)'; \
+	  echo "apt: installing $$pkg for the browser tests"; \
+	  apt-get install --yes --no-install-recommends "$$pkg" >/dev/null || \
+	  { apt-get update >/dev/null && apt-get install --yes --no-install-recommends "$$pkg" >/dev/null; }; }
+endif
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -59,6 +59,10 @@ def main() -> None:
     print("4/4 the local stack: moto (Cognito, DynamoDB, S3, SQS), the model endpoint, the API")
     with LocalStack(WORK / "model") as stack:
         assert stack.resources is not None
+        print(
+            f"    web page: {stack.resources.site_url} (up while the demo runs; "
+            "`.venv/bin/prodcat local up` keeps it up)"
+        )
         api_demo(stack, stack.resources.api_url, stack.resources.api_key)
     print("\nlocal stack stopped. Done.")
 
