@@ -1,22 +1,74 @@
-"""`prodcat` command line: train, evaluate, check drift, and write a sample catalog."""
+"""`prodcat`: train and evaluate models, write a sample catalog, check drift, run the local stack,
+start the retraining pipeline, and write back records the API could not store.
+
+Errors a user can fix (a wrong option, path or value) exit 2 with one line saying what to fix.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, NoReturn
 
 from prodcat.data import DataFormatError
+
+
+class UsageError(Exception):
+    """A value the user gave is wrong: printed as one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (argparse's own print the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _hyperparameter(text: str) -> tuple[str, str]:
+    """`--hp NAME=VALUE`, checked against the model's hyperparameters before any work starts."""
+    from prodcat.model import Hyperparameters
+
+    defaults = Hyperparameters()
+    names = [f.name for f in dataclasses.fields(Hyperparameters)]
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not NAME=VALUE (e.g. text_c=0.5); names: {', '.join(names)}"
+        )
+    if name not in names:
+        raise argparse.ArgumentTypeError(
+            f"unknown hyperparameter {name!r}; valid names: {', '.join(names)}"
+        )
+    default = getattr(defaults, name)
+    try:
+        Hyperparameters.from_json({name: value})
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"{name}={value!r}: {name} takes a {type(default).__name__} (default {default})"
+        ) from None
+    return name, value
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: must be at least 1")
+    return value
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from prodcat.model import Hyperparameters
     from prodcat.training import train
 
-    hp = Hyperparameters.from_json(dict(kv.split("=", 1) for kv in args.hp))
+    hp = Hyperparameters.from_json(dict(args.hp))
     result = train(args.data, hp, progress=not args.quiet)
     result.model.save(args.model_dir)
     print(
@@ -38,6 +90,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from prodcat.model import ProductTypeModel
 
     model = ProductTypeModel.load(args.model_dir)
+    if not args.allow_training_data and _is_training_data(model, args.data):
+        raise UsageError(
+            f"{args.data} is the data this model was trained on: its scores would be near 1.0 "
+            "and say nothing about new listings; evaluate on held-out data (e.g. prodcat "
+            "sample-catalog --held-out DIR), or add --allow-training-data to measure the fit"
+        )
     evaluation = evaluate(model, args.data, progress=not args.quiet)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -48,11 +106,35 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_training_data(model: Any, data_dir: Path) -> bool:
+    """The same listings as the model's training set (its data fingerprint), read cheaply.
+
+    Training drops rows whose only content is a photo that fails to decode; those are rare, so
+    the fingerprint of the readable rows matches whenever this is the training directory.
+    """
+    from prodcat.data import load_listings
+    from prodcat.training import _fingerprint
+
+    trained_on = model.metadata.get("data", {}).get("fingerprint")
+    listings, _ = load_listings(data_dir, model.taxonomy)
+    usable = [x for x in listings if x.has_text or x.has_photo]
+    return bool(trained_on) and _fingerprint(usable) == trained_on
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from prodcat.sample_catalog import write_sample_catalog
 
     write_sample_catalog(args.out, per_class=args.per_class, seed=args.seed)
-    print(f"sample catalog written to {args.out}")
+    print(f"sample catalog ({args.per_class} listings per class) written to {args.out}")
+    if args.held_out:
+        # Another seed stream: new titles, ids and photos drawn from the same categories.
+        write_sample_catalog(
+            args.held_out, per_class=args.held_out_per_class, seed=args.seed + 10_000, split="test"
+        )
+        print(
+            f"held-out catalog ({args.held_out_per_class} per class) written to {args.held_out}: "
+            f"prodcat evaluate --data {args.held_out} ..."
+        )
     return 0
 
 
@@ -77,16 +159,42 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 
 def cmd_pipeline_start(args: argparse.Namespace) -> int:
     # The retraining state machine of a deployed stage (step_functions/trigger.py).
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
     from step_functions.trigger import start_run
 
+    _check_stage(args.stage)
     try:
         run = start_run(args.stage, state_machine=args.state_machine_arn)
+    except NoRegionError:
+        raise UsageError(
+            f"no AWS region: set AWS_REGION (or AWS_PROFILE with a region) to stage "
+            f"{args.stage}'s region"
+        ) from None
     except (BotoCoreError, ClientError) as exc:
         print(f"prodcat pipeline start: error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(run.model_dump(), indent=2))
+    return 0
+
+
+def _check_stage(stage: str, cdk_json: Path = Path("cdk.json")) -> None:
+    """A stage must be one cdk.json defines (when run from the project, where cdk.json is)."""
+    if not cdk_json.is_file():
+        return
+    from infra.config import CONTEXT_KEY
+
+    stages = json.loads(cdk_json.read_text()).get("context", {}).get(CONTEXT_KEY, {})
+    if stage not in stages:
+        raise UsageError(
+            f"--stage {stage!r} is not a stage in {cdk_json} (known: {', '.join(sorted(stages))})"
+        )
+
+
+def cmd_local_make_admin(args: argparse.Namespace) -> int:
+    from lambdas.local.stack import make_admin
+
+    print(make_admin(args.email))
     return 0
 
 
@@ -149,9 +257,11 @@ def cmd_records_drain(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="prodcat", description=__doc__)
+    parser = _Parser(
+        prog="prodcat", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a model on a challenge-format directory")
     p.add_argument(
@@ -162,20 +272,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--hp",
         action="append",
         default=[],
+        type=_hyperparameter,
         metavar="NAME=VALUE",
-        help="hyperparameter override, e.g. --hp text_c=0.5 (repeatable)",
+        help="hyperparameter override, e.g. --hp text_c=0.5 (repeatable; the README's model "
+        "section lists each)",
     )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="metrics, drift baseline and report on labelled data")
-    p.add_argument("--model-dir", type=Path, required=True)
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--output", type=Path, required=True, help="metrics.json path")
+    p.add_argument(
+        "--model-dir", type=Path, required=True, help="a model directory `prodcat train` wrote"
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="labelled listings in the challenge format, NOT the training data",
+    )
+    p.add_argument("--output", type=Path, required=True, help="where to write metrics.json")
     p.add_argument(
         "--report-dir",
         type=Path,
         default=None,
         help="baseline.json, report.md, confusion PNGs (default: beside --output)",
+    )
+    p.add_argument(
+        "--allow-training-data",
+        action="store_true",
+        help="score the training data anyway (measures the fit, not the accuracy)",
     )
     p.set_defaults(func=cmd_evaluate)
 
@@ -192,10 +316,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.2, help="PSI above this: drift")
     p.set_defaults(func=cmd_drift)
 
-    p = sub.add_parser("sample-catalog", help="write a small generated catalog (no real data)")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--per-class", type=int, default=12)
-    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser(
+        "sample-catalog",
+        help="write a small generated catalog in the challenge format (no real data)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="directory for the training split (X_train.csv, Y_train.csv, photos); its "
+        "earlier photos are replaced",
+    )
+    p.add_argument(
+        "--per-class", type=_at_least_one, default=12, help="listings per category (27 categories)"
+    )
+    p.add_argument(
+        "--held-out",
+        type=Path,
+        help="also write a held-out test split here (other listings), to evaluate on",
+    )
+    p.add_argument(
+        "--held-out-per-class",
+        type=_at_least_one,
+        default=4,
+        help="listings per category in --held-out",
+    )
+    p.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
     p.set_defaults(func=cmd_sample)
 
     local = sub.add_parser("local", help="the local stack: the API offline on 127.0.0.1")
@@ -206,8 +352,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--model-dir", type=Path, help="a trained model (default: train one on a sample catalog)"
     )
     p.set_defaults(func=cmd_local_up)
+    p = local_sub.add_parser(
+        "make-admin",
+        help="add a signed-up user to the admins group of the running local stack "
+        "(they sign in again to get it)",
+    )
+    p.add_argument("email", help="the user's email, as registered")
+    p.set_defaults(func=cmd_local_make_admin)
 
-    pipeline = sub.add_parser("pipeline", help="the retraining pipeline of a deployed stage")
+    pipeline = sub.add_parser(
+        "pipeline", help="the retraining pipeline: start it on a deployed stage, or run it locally"
+    )
     pipeline_sub = pipeline.add_subparsers(dest="pipeline_command", required=True)
     p = pipeline_sub.add_parser(
         "start", help="start a retraining run now (refused by the run if one is in progress)"
@@ -218,9 +373,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_pipeline_start)
     p = pipeline_sub.add_parser(
-        "run", help="--local: the same state machine on the local stack, printing each state"
+        "run", help="the same state machine on the local stack, printing each state (--local)"
     )
-    p.add_argument("--local", action="store_true", help="run on the local stack (required)")
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="run on the local stack: the only place `run` runs (a stage runs in AWS: "
+        "`pipeline start`)",
+    )
     p.add_argument(
         "--data", type=Path, help="base data in the challenge format (default: a sample catalog)"
     )
@@ -247,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_records_replay)
     p = records_sub.add_parser("drain", help="from the undelivered-records queue")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--queue-url")
+    source.add_argument("--queue-url", help="the undelivered-records queue's URL")
     source.add_argument("--stage", help="a deployed stage: its undelivered-records queue")
     p.set_defaults(func=cmd_records_drain)
     return parser
@@ -258,9 +418,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (DataFormatError, FileNotFoundError, ValueError) as exc:
+    except (UsageError, DataFormatError, OSError, ValueError) as exc:
         # A wrong path or a malformed directory is the user's to fix: say what, without a trace.
-        print(f"prodcat {args.command}: error: {exc}", file=sys.stderr)
+        command = [args.command, getattr(args, f"{args.command}_command", None)]
+        print(f"prodcat {' '.join(filter(None, command))}: error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -231,11 +231,21 @@ def write_sample_catalog(
     seed: int = 0,
     split: str = "train",
 ) -> Path:
-    """Write X_<split>.csv, Y_<split>.csv, categories.csv and photos; return `out_dir`."""
+    """Write X_<split>.csv, Y_<split>.csv, categories.csv and photos; return `out_dir`.
+
+    Writing over an earlier catalog replaces its split: the split's old photos are deleted
+    first, or listings of the new catalog would find photos of the old one by id.
+    """
+    if per_class < 1:
+        raise ValueError(f"per_class must be at least 1, not {per_class}")
     rng = random.Random(seed)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{out_dir} is a file: give a directory for the catalog")
     photo_dir = out_dir / "images" / f"image_{split}"
     photo_dir.mkdir(parents=True, exist_ok=True)
+    for old in photo_dir.glob("image_*_product_*.jpg"):
+        old.unlink()
     taxonomy = builtin_taxonomy()
     rows: list[tuple[int, str, str, int, int, int]] = []
     for code in taxonomy.codes:

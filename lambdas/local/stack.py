@@ -13,6 +13,7 @@ unchanged. Use it as a context manager, or `prodcat local up` from the shell.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -22,9 +23,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
+from botocore.exceptions import EndpointConnectionError
 
 from inference.local import free_port, serve_app
 from lambdas.local.endpoints import LocalEndpoints
@@ -42,6 +45,7 @@ GROUPS = ("admins", "sellers")
 BUCKET = "prodcat-local-data-lake"
 DEFAULT_MODEL_DIR = Path(".work/local/model")
 DEFAULT_LOG_FILE = Path(".work/local/logs/api.log")
+STATE_FILE = Path(".work/local/stack.json")  # the running `prodcat local up`, for make-admin
 
 
 @dataclass(frozen=True)
@@ -169,8 +173,15 @@ def sample_model(model_dir: Path = DEFAULT_MODEL_DIR) -> Path:
     from prodcat.training import train
 
     data = model_dir.parent / "sample-catalog"
+    print(
+        f"No model given (--model-dir): training one on a generated sample catalog first, "
+        f"once (about 1.5 min on 2 cores; kept in {model_dir} for the next start).",
+        flush=True,
+    )
     write_sample_catalog(data, per_class=6, seed=1)
-    train(data).model.save(model_dir)
+    result = train(data)
+    result.model.save(model_dir)
+    print(f"model {result.model.version} trained in {result.seconds:.0f} s", flush=True)
     return model_dir
 
 
@@ -288,9 +299,45 @@ class LocalStack:
     def make_admin(self, email: str) -> None:
         """What an operator does with `aws cognito-idp admin-add-user-to-group`."""
         assert self.resources is not None
-        boto3.client("cognito-idp").admin_add_user_to_group(
-            UserPoolId=self.resources.user_pool_id, Username=email, GroupName="admins"
-        )
+        add_to_admins(boto3.client("cognito-idp"), self.resources.user_pool_id, email)
+
+
+def add_to_admins(cognito: Any, user_pool_id: str, email: str) -> None:
+    try:
+        cognito.admin_add_user_to_group(UserPoolId=user_pool_id, Username=email, GroupName="admins")
+    except cognito.exceptions.UserNotFoundException:
+        raise ValueError(
+            f"no user {email} in the local user pool: sign up first (POST /register)"
+        ) from None
+
+
+def write_state(resources: LocalResources, path: Path = STATE_FILE) -> None:
+    """Where the running stack's user pool is, for `prodcat local make-admin` in another shell."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps({"moto_url": resources.moto_url, "user_pool_id": resources.user_pool_id})
+    )
+
+
+def make_admin(email: str, state: Path = STATE_FILE) -> str:
+    """`prodcat local make-admin EMAIL`: the running local stack's user joins the admins group."""
+    if not state.is_file():
+        raise ValueError(f"no local stack is running ({state} is missing): start prodcat local up")
+    found = json.loads(state.read_text())
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=found["moto_url"],
+        region_name=REGION,
+        aws_access_key_id="local",  # moto accepts any; set here so no AWS profile is needed
+        aws_secret_access_key="local",
+    )
+    try:
+        add_to_admins(cognito, found["user_pool_id"], email)
+    except EndpointConnectionError:
+        raise ValueError(
+            f"the local stack at {found['moto_url']} does not answer: is prodcat local up running?"
+        ) from None
+    return f"{email} is an admin now: the next POST /login gives them a token that says so"
 
 
 def run_forever(model_dir: Path | None, port: int) -> None:
@@ -309,14 +356,13 @@ def run_forever(model_dir: Path | None, port: int) -> None:
             f"replay records:  AWS_ENDPOINT_URL={r.moto_url} AWS_DEFAULT_REGION={REGION} "
             f"prodcat records replay --log-file {r.log_file}"
         )
-        print(
-            "make an admin:   AWS_ENDPOINT_URL=" + r.moto_url + " aws cognito-idp "
-            f"admin-add-user-to-group --user-pool-id {r.user_pool_id} --group-name admins "
-            "--username EMAIL"
-        )
+        print("make an admin:   prodcat local make-admin EMAIL   (after EMAIL signed up)")
         print("Ctrl-C stops it all.")
+        write_state(r)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             print("\nstopping")
+        finally:
+            STATE_FILE.unlink(missing_ok=True)

@@ -97,6 +97,7 @@ def test_cli_train_and_evaluate_follow_the_metrics_contract(
                 str(sample_data),
                 "--output",
                 str(out),
+                "--allow-training-data",  # the contract, not the accuracy, is checked here
             ]
         )
         == 0

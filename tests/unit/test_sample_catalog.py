@@ -79,3 +79,17 @@ def test_photo_share_extremes(tmp_path: Path, share: float, expect_all: bool) ->
     assert all(x.has_photo == expect_all for x in listings)
     assert report.photos_missing == (0 if expect_all else 27)
     assert all(x.row_id.startswith("test:") for x in listings)
+
+
+def test_writing_over_a_catalog_leaves_no_stale_photo(tmp_path: Path) -> None:
+    write_sample_catalog(tmp_path, per_class=3, seed=0)
+    write_sample_catalog(tmp_path, per_class=1, seed=1)
+    listings = load_listings(tmp_path, builtin_taxonomy())[0]
+    used = {x.photo.name for x in listings if x.photo is not None}
+    on_disk = {p.name for p in (tmp_path / "images/image_train").iterdir()}
+    assert len(listings) == 27 and used and on_disk == used
+
+
+def test_per_class_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        write_sample_catalog(tmp_path, per_class=0)
