@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from inference import batch
 from inference.predictor import Predictor
 from inference.request_policy import BodyRefused, RequestPolicy, bounded_errors, clip
 from inference.schema import Batch, Listing
@@ -55,6 +56,7 @@ def create_app(model_dir: Path | None = None) -> FastAPI:
     predictor = Predictor(Path(model_dir or os.environ.get("PRODCAT_MODEL_DIR", DEFAULT_MODEL_DIR)))
     log.info("model %s loaded in %.2f s", predictor.model.version, predictor.load_seconds)
     app.state.predictor = predictor
+    photos = batch.photo_store_from_env()  # photo_key lines (Batch Transform) read the lake
 
     @app.get("/ping")
     def ping() -> dict[str, str]:
@@ -63,9 +65,13 @@ def create_app(model_dir: Path | None = None) -> FastAPI:
     @app.post("/invocations")
     async def invocations(request: Request) -> Any:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype in batch.JSON_LINES_TYPES:
+            return batch.answer(await request.body(), predictor, POLICY, photos)
         if ctype != "application/json":
             return _error(
-                415, f"content type {ctype or '(none)'} is not supported; send application/json"
+                415,
+                f"content type {ctype or '(none)'} is not supported; send application/json "
+                "(or application/jsonlines: one listing per line)",
             )
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:

@@ -256,6 +256,33 @@ def cmd_records_drain(args: argparse.Namespace) -> int:
     return 1 if report["failed"] else 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    # Classify a whole catalogue: in process here, or a Batch Transform job for s3:// data.
+    if str(args.data).startswith("s3://"):
+        from prodcat.transform_job import endpoint_name, start_catalogue_transform
+
+        started = start_catalogue_transform(
+            str(args.data),
+            str(args.out),
+            model_name=args.model_name,
+            endpoint=endpoint_name(args.stage) if args.stage else None,
+            instance_type=args.instance_type,
+            instance_count=args.instance_count,
+            kms_key_id=args.kms_key_id,
+        )
+        print(json.dumps(started, indent=2, default=str))
+        return 0
+    if args.model_dir is None:
+        raise ValueError("--model-dir is required for local data (s3:// data uses --stage)")
+    from prodcat.batch import classify_catalogue
+
+    summary = classify_catalogue(
+        Path(args.data), args.out, args.model_dir, part_rows=args.part_rows, progress=not args.quiet
+    )
+    print(json.dumps(summary.to_json(), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="prodcat", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -410,6 +437,23 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--queue-url", help="the undelivered-records queue's URL")
     source.add_argument("--stage", help="a deployed stage: its undelivered-records queue")
     p.set_defaults(func=cmd_records_drain)
+    p = sub.add_parser(
+        "batch", help="classify a whole catalogue (resumable) or start a Batch Transform job"
+    )
+    p.add_argument(
+        "--data", required=True, help="challenge-format directory, or s3://bucket/prefix/"
+    )
+    p.add_argument("--out", required=True, help="directory or s3:// prefix for the answers")
+    p.add_argument("--model-dir", type=Path, help="local data: the model to use")
+    p.add_argument("--part-rows", type=int, default=1000, help="local data: rows per output part")
+    p.add_argument("--stage", help="s3:// data: classify with the model this stage serves")
+    p.add_argument("--model-name", help="s3:// data: a SageMaker model instead of --stage's")
+    p.add_argument(
+        "--instance-type", default="ml.m5.xlarge", help="s3:// data: transform instances"
+    )
+    p.add_argument("--instance-count", type=int, default=1, help="s3:// data: how many instances")
+    p.add_argument("--kms-key-id", help="s3:// data: KMS key for the output and volumes")
+    p.set_defaults(func=cmd_batch)
     return parser
 
 
