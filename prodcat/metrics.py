@@ -13,18 +13,27 @@ def top_k_accuracy(probs: np.ndarray, y: np.ndarray, k: int) -> float:
     return float(np.mean(np.any(top == y[:, None], axis=1)))
 
 
-def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Mean |accuracy - confidence| of the top-1 prediction over equal-width bins, weighted by count."""
+def reliability_bins(
+    probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-width bin of top-1 confidence: row count, mean confidence, accuracy (0 if empty)."""
     conf = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == y
+    correct = (probs.argmax(axis=1) == y).astype(float)
     # Bin i holds confidences in (i/bins, (i+1)/bins]; 0 goes to the first bin.
     idx = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        mask = idx == b
-        if mask.any():
-            ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
-    return float(ece)
+    counts = np.bincount(idx, minlength=bins)
+    safe = np.maximum(counts, 1)
+    mean_conf = np.bincount(idx, weights=conf, minlength=bins) / safe
+    accuracy = np.bincount(idx, weights=correct, minlength=bins) / safe
+    return counts, mean_conf, accuracy
+
+
+def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Mean |accuracy - confidence| of the top-1 prediction over equal-width bins, weighted by count."""
+    if len(y) == 0:
+        return 0.0
+    counts, mean_conf, accuracy = reliability_bins(probs, y, bins)
+    return float(np.sum(counts * np.abs(accuracy - mean_conf)) / len(y))
 
 
 def classification_metrics(
