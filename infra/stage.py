@@ -1,4 +1,4 @@
-"""One deployment of prodcat (dev, prod, ...): six stacks wired by object references."""
+"""One deployment of prodcat (dev, prod, ...): eight stacks wired by object references."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from infra.stacks.ml_stack import MlStack
 from infra.stacks.monitoring_stack import MonitoringStack
 from infra.stacks.on_call_stack import OnCallStack
 from infra.stacks.pipeline_stack import PipelineStack
+from infra.stacks.site_stack import SiteConfigStack, SiteStack
 
 
 class ProdcatStage(Stage):
-    """`cdk deploy -c stage=dev --all` deploys the six stacks of this stage, in order."""
+    """`cdk deploy -c stage=dev --all` deploys the eight stacks of this stage, in order."""
 
     def __init__(
         self, scope: Construct, *, config: StageConfig, source_root: Path, env: Environment
@@ -60,6 +61,14 @@ class ProdcatStage(Stage):
             stack_name=f"{name}-pipeline",
             description="prodcat retrain -> evaluate -> gate -> deploy pipeline",
         )
+        self.site = SiteStack(
+            self,
+            "Site",
+            web_dir=source_root / "web",
+            data=self.data,
+            stack_name=f"{name}-site",
+            description="prodcat web page: S3 + CloudFront",
+        )
         self.api = ApiStack(
             self,
             "Api",
@@ -67,8 +76,18 @@ class ProdcatStage(Stage):
             source_root=source_root,
             data=self.data,
             ml=self.ml,
+            site_origin=self.site.site.origin,
             stack_name=f"{name}-api",
             description="prodcat REST API",
+        )
+        self.site_config = SiteConfigStack(
+            self,
+            "SiteConfig",
+            config=config,
+            site=self.site,
+            api=self.api,
+            stack_name=f"{name}-site-config",
+            description="prodcat web page's config.json: the API's URL and the website's key",
         )
         self.monitoring = MonitoringStack(
             self,
@@ -110,6 +129,8 @@ class ProdcatStage(Stage):
             "oncall": self.on_call,
             "ml": self.ml,
             "pipeline": self.pipeline,
+            "site": self.site,
             "api": self.api,
+            "site_config": self.site_config,
             "monitoring": self.monitoring,
         }

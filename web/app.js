@@ -34,10 +34,10 @@ class ApiError extends Error {
 
 // ---- the API -------------------------------------------------------------------------------
 
-function describe(status, data) {
+function describe(status, data, signedIn) {
   // The API's own message, in its words, with the fields at fault when it names them.
   let message = data && typeof data.message === "string" ? data.message : "";
-  if (status === 401) {
+  if (status === 401 && signedIn) {
     message = `${message || "Unauthorized"}: your session has ended, please sign in again.`;
   } else if (!message) {
     message = `The API answered ${status} without an explanation.`;
@@ -111,13 +111,13 @@ async function api(method, path, body, { signal, signedIn = true } = {}) {
       }
       const data = await response.json().catch(() => null);
       notice("");
-      throw new ApiError(response.status, `${describe(response.status, data)} Try again in ${wait} s.`);
+      throw new ApiError(response.status, `${describe(response.status, data, signedIn)} Try again in ${wait} s.`);
     }
     if (attempt > 0) notice("");
     const data = await response.json().catch(() => null);
     if (!response.ok) {
       if (response.status === 401 && signedIn) signOut();
-      throw new ApiError(response.status, describe(response.status, data));
+      throw new ApiError(response.status, describe(response.status, data, signedIn));
     }
     return data;
   }

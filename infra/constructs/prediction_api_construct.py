@@ -69,11 +69,13 @@ class PredictionApiConstruct(Construct):
         config: StageConfig,
         source_root: Path,
         deps: ApiDependencies,
+        site_origin: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         settings = config.api
         stack = Stack.of(self)
-        origins = list(settings.cors_allowed_origins)
+        # prodcat's own web page first: API Gateway's error answers name one origin.
+        origins = [*([site_origin] if site_origin else []), *settings.cors_allowed_origins]
 
         # Records the API accepted but could not store (DynamoDB/S3 errors after retries) land
         # here instead of being lost; an alarm pages on-call when it is not empty.
@@ -328,7 +330,12 @@ class PredictionApiConstruct(Construct):
         plan.add_api_stage(stage=self.api.deployment_stage)
 
     def _gateway_responses(self, origin: str) -> None:
-        cors = {"Access-Control-Allow-Origin": f"'{origin}'", "Vary": "'Origin'"}
+        cors = {
+            "Access-Control-Allow-Origin": f"'{origin}'",
+            "Vary": "'Origin'",
+            # A browser reads Retry-After across origins only when it is exposed.
+            "Access-Control-Expose-Headers": "'Retry-After'",
+        }
         self.api.add_gateway_response(
             "BadRequestBody",
             type=apigw.ResponseType.BAD_REQUEST_BODY,

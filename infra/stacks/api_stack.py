@@ -24,6 +24,7 @@ class ApiStack(Stack):
         source_root: Path,
         data: DataStack,
         ml: MlStack,
+        site_origin: str,  # the web page's URL (SiteStack): a CORS origin
         **kwargs: Any,
     ):
         super().__init__(scope, construct_id, **kwargs)
@@ -42,6 +43,8 @@ class ApiStack(Stack):
                 endpoint_name=ml.endpoint_name,
                 model_package_group_name=ml.registry.group_name,
             ),
+            site_origin=site_origin,
         )
+
         CfnOutput(self, "ApiUrl", value=self.api.api.url)
         CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id)

@@ -64,6 +64,7 @@ app = APIGatewayRestResolver(
         allow_origin=_ORIGINS[0],
         extra_origins=_ORIGINS[1:],
         allow_headers=["Authorization", "Content-Type", "X-Api-Key"],
+        expose_headers=["Retry-After"],  # the web page waits it out on 429 and 503
         max_age=3600,
     )
     if _ORIGINS

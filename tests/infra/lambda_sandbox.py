@@ -155,6 +155,16 @@ class LambdaFunction:
         return found[0]
 
 
+# aws-cdk-lib's own deploy-time functions (the web page's BucketDeployment and AwsCustomResource,
+# infra/constructs/web_site_construct.py), by the logical-id prefixes of their singletons: CDK's
+# code on the runtime CDK pins, not a handler of ours, and run by CloudFormation, not by callers.
+CDK_PROVIDER_PREFIXES = ("CustomCDKBucketDeployment", "AWS679f53fac002430cb0da5b7982bd2287")
+
+
+def is_cdk_provider(logical_id: str) -> bool:
+    return logical_id.startswith(CDK_PROVIDER_PREFIXES)
+
+
 def lambda_functions(
     outdir: Path, templates: dict[tuple[str, str], dict[str, Any]]
 ) -> list[LambdaFunction]:
@@ -169,7 +179,7 @@ def lambda_functions(
         assets = _asset_sources(outdir / f"assembly-{stage}")
         parameters = template.get("Parameters", {})
         for logical_id, resource in sorted(template["Resources"].items()):
-            if resource["Type"] != "AWS::Lambda::Function":
+            if resource["Type"] != "AWS::Lambda::Function" or is_cdk_provider(logical_id):
                 continue
             props = resource["Properties"]
             code = props["Code"]
@@ -494,6 +504,7 @@ __all__ = [
     "Sandbox",
     "build",
     "find_python",
+    "is_cdk_provider",
     "lambda_environment",
     "lambda_functions",
     "layer_pins",

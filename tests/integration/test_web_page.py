@@ -29,6 +29,7 @@ from prodcat.sample_catalog import draw_photo
 PASSWORD = "Corr3ct-horse-battery"
 ARTIFACTS = Path(".work/artifacts/web")
 TIMEOUT_MS = 30_000  # a prediction on a loaded 2-core machine takes a few seconds at worst
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def chromium_path() -> str:
@@ -107,6 +108,7 @@ def sign_up_and_in(page: Page, email: str, stack: LocalStack | None = None) -> N
     if stack is not None:
         stack.make_admin(email)  # the operator's step, before the token is issued
     expect(page.locator("#sign-in-password")).to_be_focused()
+    page.keyboard.press("Control+A")  # whatever an earlier attempt left there
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     expect(page.locator("#who")).to_contain_text(email)
@@ -235,7 +237,7 @@ def test_api_refusals_are_shown_in_its_words_and_busy_answers_are_retried(page: 
     page.locator("#sign-in-email").fill("nobody@example.com")
     page.locator("#sign-in-password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(alert).to_contain_text("wrong email or password")
+    expect(alert).to_have_text("wrong email or password")
 
     sign_up_and_in(page, "web-busy@example.com")
     # The first /predict is refused as a throttled API Gateway answers; the page waits the
