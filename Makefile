@@ -32,7 +32,8 @@ test: install browser
 CHROMIUM_VERSION := 150.0.7871.100-1~deb12u1
 browser:
 ifeq ($(PRODCAT_CHROMIUM),)
-	@dpkg-query --show --showformat='$${Version}' chromium 2>/dev/null | grep -qxF '$(CHROMIUM_VERSION)' || { \
+	@dpkg-query --show --showformat='$${Status} $${Version}' chromium 2>/dev/null \
+	  | grep -qxF 'install ok installed $(CHROMIUM_VERSION)' || { \
 	  export DEBIAN_FRONTEND=noninteractive; pkg='chromium=$(CHROMIUM_VERSION)'; \
 	  echo "apt: installing $$pkg for the browser tests"; \
 	  apt-get install --yes --no-install-recommends "$$pkg" >/dev/null || \
