@@ -11,6 +11,7 @@ import io
 import json
 import random
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,23 +41,30 @@ def show(title: str, answer: dict[str, object]) -> None:
 
 def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
-    print("1/4 writing a sample catalog (generated text and photos)")
+    started = time.perf_counter()
+    print("1/4 writing a sample catalog: 270 generated listings to train on, 108 held out")
     write_sample_catalog(WORK / "train", per_class=10, seed=1)
-    write_sample_catalog(WORK / "test", per_class=4, seed=2)
+    write_sample_catalog(WORK / "test", per_class=4, seed=2, split="test")
 
-    print("2/4 training")
+    print(
+        "2/4 training: photo features (EfficientNet-Lite0), text embeddings (e5), then 5-fold\n"
+        "    out-of-fold fits to calibrate the probabilities; about 2 min on 2 cores"
+    )
     result = train(WORK / "train")
     result.model.save(WORK / "model")
-    print(f"    model {result.model.version} trained in {result.seconds:.1f} s")
+    print(f"    model {result.model.version} trained in {result.seconds:.0f} s")
 
-    print("3/4 evaluating on held-out generated listings")
+    print("3/4 evaluating on the held-out listings (about 20 s)")
     model = ProductTypeModel.load(WORK / "model")
     evaluation = evaluate(model, WORK / "test")
     paths = write_outputs(evaluation, model, WORK / "evaluation")
     print(json.dumps({k: v for k, v in evaluation.metrics.items() if k != "data"}, indent=2))
     print(f"    report: {paths['report']}")
 
-    print("4/4 the local stack: moto (Cognito, DynamoDB, S3, SQS), the model endpoint, the API")
+    print(
+        "4/4 the local stack: moto (Cognito, DynamoDB, S3, SQS), the model endpoint, the API;\n"
+        "    then the API as the website and an admin call it (about 30 s)"
+    )
     with LocalStack(WORK / "model") as stack:
         assert stack.resources is not None
         print(
@@ -64,11 +72,11 @@ def main() -> None:
             "`.venv/bin/prodcat local up` keeps it up)"
         )
         api_demo(stack, stack.resources.api_url, stack.resources.api_key)
-    print("\nlocal stack stopped. Done.")
+    print(f"\nlocal stack stopped. Done in {time.perf_counter() - started:.0f} s.")
 
 
 def api_demo(stack: LocalStack, url: str, api_key: str) -> None:
-    listings = {
+    listings: dict[str, dict[str, object]] = {
         "text only": {
             "designation": "Piscine hors sol tubulaire Intex 4,57 x 1,22 m",
             "description": "Avec pompe &amp; filtre à sable",
@@ -94,10 +102,11 @@ def api_demo(stack: LocalStack, url: str, api_key: str) -> None:
             tokens[who] = {"Authorization": answer["id_token"]}
         seller, admin = tokens["seller"], tokens["admin"]
 
-        for title, body in listings.items():
-            answer = step(api, "POST", "/predict", {**body, "top_k": 3}, 200, seller)
-            show(title, answer)
+        for title, body in listings.items():  # top_k left out: the API's default, 5
+            answer = step(api, "POST", "/predict", body, 200, seller)
+            show(f"seller, {title}:", answer)
         admin_prediction = step(api, "POST", "/predict", {"designation": "Lampe"}, 200, admin)
+        show("admin, text only (one word):", admin_prediction)
 
         page = step(api, "GET", "/logs?limit=10", None, 200, seller)
         print(f"    the seller's log holds {len(page['items'])} predictions, newest first")
@@ -111,9 +120,34 @@ def api_demo(stack: LocalStack, url: str, api_key: str) -> None:
             seller,
         )
         admin_id = admin_prediction["prediction_id"]
-        step(api, "GET", f"/logs?user_id={user_of(api, admin)}", None, 403, seller)
-        step(api, "POST", "/feedback", {"prediction_id": admin_id, "prdtypecode": 10}, 404, seller)
-        step(api, "POST", "/products", {"designation": "Tapis", "prdtypecode": 1560}, 403, seller)
+        print("    three refusals the API must give (the demo checks each):")
+        step(
+            api,
+            "GET",
+            f"/logs?user_id={user_of(api, admin)}",
+            None,
+            403,
+            seller,
+            why="a seller reads only their own log",
+        )
+        step(
+            api,
+            "POST",
+            "/feedback",
+            {"prediction_id": admin_id, "prdtypecode": 10},
+            404,
+            seller,
+            why="feedback on someone else's prediction",
+        )
+        step(
+            api,
+            "POST",
+            "/products",
+            {"designation": "Tapis", "prdtypecode": 1560},
+            403,
+            seller,
+            why="only admins add products",
+        )
         product = {
             "product_id": "demo-rug-1",
             "designation": "Tapis berbère 160x230",
@@ -136,9 +170,14 @@ def step(
     body: dict[str, object] | None,
     expected: int,
     headers: dict[str, str] | None = None,
+    *,
+    why: str = "",
 ) -> dict[str, Any]:
+    """One call; `why` marks an expected refusal (a 4xx the demo asks for on purpose)."""
     answer = api.request(method, path, json=body, headers=headers)
     note = "" if answer.status_code < 400 else f": {answer.json().get('message')}"
+    if why and answer.status_code == expected:
+        note = f", refused as it must be ({why}){note}"
     print(f"    {method} {path.split('?')[0]} -> {answer.status_code}{note}")
     if answer.status_code != expected:
         raise SystemExit(f"expected {expected}, got {answer.status_code}: {answer.text}")

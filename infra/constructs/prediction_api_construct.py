@@ -8,6 +8,7 @@ role (only the grants it needs), concurrency bound, alarms and logs.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from infra.constructs.data_lake_construct import DataLakeZones
 from infra.constructs.nag import acknowledge, acknowledge_prefix_grants
 from infra.constructs.powertools_function_construct import PowertoolsFunctionConstruct
 from infra.constructs.retention import retention
+from lambdas.api.identity import NO_API_KEY_MESSAGE, NO_TOKEN_MESSAGE
+from lambdas.api.password_policy import PasswordPolicy
 from lambdas.api.routes import ROUTES
 
 API_HANDLER = "lambdas.api.app.handler"
@@ -104,6 +107,10 @@ class PredictionApiConstruct(Construct):
             "MODEL_PACKAGE_GROUP": deps.model_package_group_name,
             "UNDELIVERED_QUEUE_URL": self.undelivered.queue_url,
             "REQUEST_LOG_TTL_DAYS": str(config.data.request_log_ttl_days),
+            # What the user directory construct creates the pool with, stated on a refusal.
+            "PASSWORD_POLICY": PasswordPolicy(
+                minimum_length=config.users.password_min_length
+            ).model_dump_json(),
             "CORS_ALLOWED_ORIGINS": ",".join(origins),
         }
 
@@ -352,6 +359,17 @@ class PredictionApiConstruct(Construct):
             status_code="429",
             response_headers={**cors, "Retry-After": "'1'"},
         )
+        for name, response_type, status, message in (
+            ("Unauthorized", apigw.ResponseType.UNAUTHORIZED, "401", NO_TOKEN_MESSAGE),
+            ("InvalidApiKey", apigw.ResponseType.INVALID_API_KEY, "403", NO_API_KEY_MESSAGE),
+        ):
+            self.api.add_gateway_response(
+                name,
+                type=response_type,
+                status_code=status,
+                response_headers=cors,
+                templates={"application/json": json.dumps({"message": message})},
+            )
         self.api.add_gateway_response(
             "Default4xx", type=apigw.ResponseType.DEFAULT_4_XX, response_headers=cors
         )

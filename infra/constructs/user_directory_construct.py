@@ -8,6 +8,7 @@ from constructs import Construct
 
 from infra.config import UsersConfig
 from infra.constructs.nag import acknowledge, pin_logical_id
+from lambdas.api.password_policy import PasswordPolicy
 
 SELLERS_GROUP = "sellers"
 ADMINS_GROUP = "admins"
@@ -23,6 +24,8 @@ class UserDirectoryConstruct(Construct):
         deletion_protection: bool,
     ) -> None:
         super().__init__(scope, construct_id)
+        # The API states the same policy when it refuses a password (PASSWORD_POLICY).
+        policy = PasswordPolicy(minimum_length=settings.password_min_length)
         self.user_pool = cognito.UserPool(
             self,
             "UserPool",
@@ -31,11 +34,11 @@ class UserDirectoryConstruct(Construct):
             auto_verify=cognito.AutoVerifiedAttrs(email=True),
             # No custom attributes: roles come from groups only, which users cannot edit.
             password_policy=cognito.PasswordPolicy(
-                min_length=settings.password_min_length,
-                require_digits=True,
-                require_lowercase=True,
-                require_uppercase=True,
-                require_symbols=True,
+                min_length=policy.minimum_length,
+                require_digits=policy.require_numbers,
+                require_lowercase=policy.require_lowercase,
+                require_uppercase=policy.require_uppercase,
+                require_symbols=policy.require_symbols,
             ),
             mfa=cognito.Mfa.REQUIRED if settings.mfa == "required" else cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),

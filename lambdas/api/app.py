@@ -219,7 +219,12 @@ def handle_feedback(body: Annotated[FeedbackIn, Body()]) -> FeedbackStored:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.set_default_dimensions(Stage=settings().stage)
+    stage = settings().stage
+    if metrics.default_dimensions.get("Stage") != stage:
+        # Once per process: Powertools re-adds default dimensions after each flush, and setting
+        # a different value warns "already added" (only tests switch stages in one process).
+        metrics.dimension_set.pop("Stage", None)
+        metrics.set_default_dimensions(Stage=stage)
     refused = refuse_unreadable_body(event) or refuse_against_policy(event)
     if refused is not None:
         return refused

@@ -28,14 +28,15 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _cognito_error(exc: ClientError) -> Exception:
+def _cognito_error(exc: ClientError, settings: ApiSettings) -> Exception:
     """Cognito's answer as the caller should see it; messages say what to change."""
     code = _code(exc)
     message = str(exc.response.get("Error", {}).get("Message", code))
     if code == "UsernameExistsException":
         return Conflict("an account with this email exists: sign in with POST /login")
     if code == "InvalidPasswordException":
-        return BadRequest(f"password rejected: {message}")
+        # Cognito's message names no rule (moto's even misspells it): state the whole policy.
+        return BadRequest(f"password too weak: use {settings.password_policy.describe()}")
     if code in {"CodeMismatchException", "ExpiredCodeException"}:
         return BadRequest("the code is wrong or expired: check the latest email")
     if code in {"NotAuthorizedException", "UserNotFoundException"}:
@@ -66,7 +67,7 @@ def register(credentials: Credentials, settings: ApiSettings) -> Registered:
             UserPoolId=settings.user_pool_id, Username=credentials.email, GroupName=SELLERS_GROUP
         )
     except ClientError as exc:
-        raise _cognito_error(exc) from exc
+        raise _cognito_error(exc, settings) from exc
     confirmed = bool(signed_up.get("UserConfirmed"))
     return Registered(
         user_id=signed_up["UserSub"],
@@ -87,7 +88,7 @@ def confirm(confirmation: Confirmation, settings: ApiSettings) -> None:
         if _code(exc) in {"UserNotFoundException", "NotAuthorizedException"}:
             # Same answer as a wrong code: confirming must not tell who has an account.
             raise BadRequest("the code is wrong or expired: check the latest email") from exc
-        raise _cognito_error(exc) from exc
+        raise _cognito_error(exc, settings) from exc
 
 
 def login(credentials: Credentials, settings: ApiSettings) -> Tokens:
@@ -98,7 +99,7 @@ def login(credentials: Credentials, settings: ApiSettings) -> Tokens:
             AuthParameters={"USERNAME": credentials.email, "PASSWORD": credentials.password},
         )
     except ClientError as exc:
-        raise _cognito_error(exc) from exc
+        raise _cognito_error(exc, settings) from exc
     result = answer.get("AuthenticationResult")
     if result is None:
         # A challenge (e.g. a TOTP code for users who turned MFA on) needs Cognito's hosted UI

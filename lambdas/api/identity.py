@@ -12,6 +12,14 @@ from lambdas.api.errors import Forbidden, Unauthorized
 ADMINS_GROUP = "admins"  # the Cognito group (infra/constructs/user_directory_construct.py)
 SELLERS_GROUP = "sellers"
 
+# API Gateway's answers before any Lambda runs, as its gateway responses (prediction_api_construct)
+# and the local gateway give them: what to send, not only "Unauthorized".
+NO_TOKEN_MESSAGE = (
+    "Unauthorized: send the id_token from POST /login as the Authorization header "
+    "(a token expires: sign in again)"
+)
+NO_API_KEY_MESSAGE = "Forbidden: send the website's API key as the x-api-key header"
+
 
 class Caller(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -47,9 +55,7 @@ def caller_from_event(event: Mapping[str, Any]) -> Caller:
     claims = (context.get("authorizer") or {}).get("claims") or {}
     user_id = claims.get("sub")
     if not user_id:
-        raise Unauthorized(
-            "sign in: send the id token from POST /login as the Authorization header"
-        )
+        raise Unauthorized(NO_TOKEN_MESSAGE)
     return Caller(
         user_id=str(user_id),
         email=claims.get("email"),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Json
+
+from lambdas.api.password_policy import PasswordPolicy
 
 
 class ApiSettings(BaseModel):
@@ -24,6 +26,7 @@ class ApiSettings(BaseModel):
     endpoint_name: str
     undelivered_queue_url: str
     request_log_ttl_days: int = Field(30, ge=1)
+    password_policy: Json[PasswordPolicy]  # the user pool's, stated when it refuses one
 
 
 @lru_cache(maxsize=1)

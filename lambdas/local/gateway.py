@@ -37,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
+from lambdas.api.identity import NO_API_KEY_MESSAGE, NO_TOKEN_MESSAGE
 from lambdas.api.routes import ROUTES, Route
 from lambdas.local.instances import (
     DEFAULT_CONCURRENCY,
@@ -282,14 +283,14 @@ class LocalGateway:
             return _gateway_error(404, f"no route {request.method} {request.url.path}")
         route, path_parameters = found
         if request.headers.get("x-api-key") != self.api_key:
-            return _gateway_error(403, "Forbidden")
+            return _gateway_error(403, NO_API_KEY_MESSAGE)
         if not self.throttle.take():
             return _gateway_error(429, "Too Many Requests", {"Retry-After": "1"})
         claims = None
         if not route.public:
             claims = self.authorizer.claims(request.headers.get("authorization"))
             if claims is None:
-                return _gateway_error(401, "Unauthorized")
+                return _gateway_error(401, NO_TOKEN_MESSAGE)
         if len(body) > MAX_LAMBDA_PAYLOAD_BYTES:
             return _gateway_error(413, "Request Too Long")
         event = proxy_event(

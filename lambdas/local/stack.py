@@ -30,6 +30,7 @@ import httpx
 from botocore.exceptions import EndpointConnectionError
 
 from inference.local import free_port, serve_app
+from lambdas.api.password_policy import PasswordPolicy
 from lambdas.local.endpoints import LocalEndpoints
 from lambdas.local.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
 from lambdas.local.handler_log import HandlerLog
@@ -45,6 +46,7 @@ GROUPS = ("admins", "sellers")
 BUCKET = "prodcat-local-data-lake"
 DEFAULT_MODEL_DIR = Path(".work/local/model")
 DEFAULT_LOG_FILE = Path(".work/local/logs/api.log")
+PASSWORD_POLICY = PasswordPolicy(minimum_length=12)  # as cdk.json's dev stage (a test checks)
 STATE_FILE = Path(".work/local/stack.json")  # the running `prodcat local up`, for make-admin
 
 
@@ -100,15 +102,7 @@ def create_resources(stage: str = "local") -> dict[str, str]:
         PoolName=f"prodcat-{stage}-users",
         UsernameAttributes=["email"],
         AutoVerifiedAttributes=["email"],
-        Policies={
-            "PasswordPolicy": {
-                "MinimumLength": 12,
-                "RequireUppercase": True,
-                "RequireLowercase": True,
-                "RequireNumbers": True,
-                "RequireSymbols": True,
-            }
-        },
+        Policies={"PasswordPolicy": PASSWORD_POLICY.cognito()},
     )["UserPool"]
     client = cognito.create_user_pool_client(
         UserPoolId=pool["Id"],
@@ -158,6 +152,7 @@ def create_resources(stage: str = "local") -> dict[str, str]:
         "ENDPOINT_NAME": ENDPOINT_NAME,
         "UNDELIVERED_QUEUE_URL": queue["QueueUrl"],
         "REQUEST_LOG_TTL_DAYS": "30",
+        "PASSWORD_POLICY": PASSWORD_POLICY.model_dump_json(),
         "POWERTOOLS_SERVICE_NAME": "prodcat-api-local",
         "POWERTOOLS_METRICS_NAMESPACE": "prodcat",
         "POWERTOOLS_TRACE_DISABLED": "true",

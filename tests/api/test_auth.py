@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import boto3
 import pytest
 from api_harness import Api
 
 from lambdas.api.errors import Forbidden, Unauthorized
 from lambdas.api.identity import caller_from_event, parse_groups
+from lambdas.api.password_policy import PasswordPolicy
+from lambdas.local.stack import PASSWORD_POLICY
+
+REPO = Path(__file__).resolve().parents[2]
 
 GOOD = {"email": "Seller@Example.com", "password": "Corr3ct-horse-battery"}
 
@@ -38,7 +45,20 @@ def test_register_twice_is_a_conflict_and_a_weak_password_is_refused(api: Api) -
     status, _, body = api.call(
         "POST", "/register", {"email": "b@example.com", "password": "short"}, user=None
     )
-    assert status == 400 and "password" in body["message"]
+    assert status == 400
+    # The user pool's own policy, in words (not Cognito's, nor moto's "does not confirm to").
+    assert body["message"] == (
+        "password too weak: use at least 12 characters, with an upper-case letter, "
+        "a lower-case letter, a digit and a symbol such as ! or -"
+    )
+
+
+def test_the_stated_policy_is_the_one_the_pools_are_created_with() -> None:
+    dev = json.loads((REPO / "cdk.json").read_text())["context"]["prodcat:stages"]["dev"]
+    assert PasswordPolicy(minimum_length=dev["users"]["password_min_length"]) == PASSWORD_POLICY
+    assert PasswordPolicy(minimum_length=8, require_symbols=False).describe() == (
+        "at least 8 characters, with an upper-case letter, a lower-case letter and a digit"
+    )
 
 
 def test_wrong_password_and_unknown_user_get_the_same_answer(api: Api) -> None:

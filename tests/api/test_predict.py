@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import re
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,12 +15,14 @@ from typing import Any
 import boto3
 import pytest
 from api_harness import Api, client_error, s3_json, s3_keys
+from aws_lambda_powertools.warnings import PowertoolsUserWarning
 from botocore.exceptions import ReadTimeoutError
 from PIL import Image
 
 from inference.schema import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, NO_TEXT_LEFT
 from lambdas.api import predict as predict_module
 from lambdas.api.models import MAX_PHOTO_BYTES
+from lambdas.api.settings import settings
 from prodcat import photos as model_photos
 
 NO_TEXT: list[dict[str, str]] = json.loads(
@@ -121,6 +124,28 @@ def test_predict_emits_latency_confidence_and_class_metrics(
         for m in d["Metrics"]
     }
     assert units["PredictLatency"] == "Milliseconds"
+
+
+def test_a_new_stage_replaces_the_stage_dimension_without_a_warning(
+    api: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One process, two stages (as tests run): Powertools warned "Dimension 'Stage' has
+    already been added" on every call after the first; the dimension must follow the stage."""
+    api.runtime.answer = lambda listing: {
+        "predictions": [{"code": 10, "name": "b", "name_fr": "b", "probability": 0.9}],
+        "model_version": "v",
+        "modalities": ["text"],
+    }
+    stages = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PowertoolsUserWarning)
+        for stage in ("test", "other", "other"):
+            monkeypatch.setenv("STAGE", stage)
+            settings.cache_clear()
+            assert api.call("POST", "/predict", {"designation": "un livre"})[0] == 200
+            lines = emf_lines(capsys.readouterr().out)
+            stages.append({line["Stage"] for line in lines if "Top1Confidence" in line})
+    assert stages == [{"test"}, {"other"}, {"other"}]
 
 
 @pytest.mark.parametrize(

@@ -172,7 +172,9 @@ def test_the_authorizer_refuses_what_api_gateway_refuses(
     http: httpx.Client, users: Users, resources: LocalResources
 ) -> None:
     body = {"designation": "x"}
-    assert http.post("/predict", json=body).status_code == 401
+    anonymous = http.post("/predict", json=body)
+    assert anonymous.status_code == 401
+    assert "id_token from POST /login as the Authorization header" in anonymous.json()["message"]
     assert http.post("/predict", json=body, headers={"Authorization": "garbage"}).status_code == 401
     forged = jwt.encode(
         {"alg": "RS256"},
@@ -186,6 +188,7 @@ def test_the_authorizer_refuses_what_api_gateway_refuses(
         f"{resources.api_url}/predict", json=body, headers={**users.seller, "x-api-key": "wrong"}
     )
     assert answer.status_code == 403
+    assert "x-api-key header" in answer.json()["message"]
 
 
 # Who may call what: (method, path, body) -> expected status per role. Anonymous callers are

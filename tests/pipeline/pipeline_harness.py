@@ -22,6 +22,7 @@ S3 CopyObject, the SageMaker registry and endpoint APIs) is moto's own.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import json
@@ -30,11 +31,13 @@ import tarfile
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import boto3
+import httpx
 from botocore.exceptions import ClientError
 
 from sagemaker_jobs import in_process
@@ -127,6 +130,7 @@ def placeholders() -> dict[str, str]:
         "GateFunctionArn": function_arn(f"{PREFIX}-gate"),
         "SmokeFunctionArn": function_arn(f"{PREFIX}-smoke"),
         "OnCallTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:{PREFIX}-oncall",
+        "CatalogueRoleArn": f"{role}-catalogue",
     }
 
 
@@ -300,6 +304,7 @@ class ServedEndpoints:
     # One server per distinct model (by the artifact's sha256), for the whole session.
     _apps: ClassVar[dict[str, Any]] = {}
     _models = tempfile.TemporaryDirectory(prefix="served-models-")
+    _servers = ExitStack()  # stopped when the test session ends (atexit below)
 
     def __init__(self, s3: Any, sagemaker: Any) -> None:
         self.s3, self.sagemaker = s3, sagemaker
@@ -318,8 +323,9 @@ class ServedEndpoints:
         return url
 
     def _app(self, url: str) -> Any:
-        from fastapi.testclient import TestClient
-
+        # Over loopback HTTP, as the other tests serve models: Starlette's TestClient wants
+        # httpx2 and warns (deprecated) with the httpx the project pins.
+        from inference.local import serve_app
         from inference.server import create_app
 
         bucket, key = in_process.split_s3_uri(url)
@@ -329,7 +335,8 @@ class ServedEndpoints:
             target = Path(self._models.name) / digest[:16]
             with tarfile.open(fileobj=io.BytesIO(body)) as tar:
                 tar.extractall(target, filter="data")
-            self._apps[digest] = TestClient(create_app(target))
+            served = self._servers.enter_context(serve_app(create_app(target), name=digest[:8]))
+            self._apps[digest] = httpx.Client(base_url=served, timeout=60)
         return self._apps[digest]
 
     def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
@@ -356,6 +363,9 @@ class ServedEndpoints:
                 "InvokeEndpoint",
             )
         return {"Body": io.BytesIO(content), "ContentType": "application/json"}
+
+
+atexit.register(ServedEndpoints._servers.close)
 
 
 def jpeg(color: tuple[int, int, int]) -> bytes:
