@@ -97,8 +97,12 @@ def test_stage_throttling_usage_plan_tracing_and_access_logs(
     ("stage", "origin"),
     [("dev", "http://localhost:3000"), ("prod", "https://www.example-marketplace.fr")],
 )
-def test_cors_allows_only_the_configured_origin(synth: Synth, stage: str, origin: str) -> None:
+def test_cors_allows_only_the_sites_and_the_configured_origin(
+    synth: Synth, stage: str, origin: str
+) -> None:
+    """The web page's CloudFront URL (site stack) and the stage's cors_allowed_origins."""
     template = _api(synth, stage)
+    site = f"'https://<import:prodcat-{stage}-site:ExportsOutputFnGetAttSiteDistribution"
     options = [
         m["Properties"]
         for m in resources(template, "AWS::ApiGateway::Method").values()
@@ -110,10 +114,15 @@ def test_cors_allows_only_the_configured_origin(synth: Synth, stage: str, origin
         allowed = response["ResponseParameters"][
             "method.response.header.Access-Control-Allow-Origin"
         ]
-        assert allowed == f"'{origin}'"
+        assert flatten(allowed).startswith(site)
+        # The other origin is answered only to a request that comes from it.
+        chooser = response["ResponseTemplates"]["application/json"]
+        assert f'#if($origin == "{origin}")' in chooser
+        assert chooser.count('#if($origin == "http') == 1
     for response in resources(template, "AWS::ApiGateway::GatewayResponse").values():
         headers = response["Properties"]["ResponseParameters"]
-        assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{origin}'"
+        allowed = headers["gatewayresponse.header.Access-Control-Allow-Origin"]
+        assert flatten(allowed).startswith(site)
 
 
 def test_validation_errors_are_returned_field_by_field(synth: Synth) -> None:

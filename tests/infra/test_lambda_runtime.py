@@ -179,7 +179,12 @@ def stage_resources(moto_server: str) -> dict[str, str]:
     }
     with _environment(aws):
         # What the local stack does not make: the registry only names the group.
-        values = {**create_resources("sandbox"), "MODEL_PACKAGE_GROUP": "prodcat-sandbox-models"}
+        values = {
+            **create_resources("sandbox"),
+            "MODEL_PACKAGE_GROUP": "prodcat-sandbox-models",
+            # The web page's CloudFront URL comes first (a deploy-time value), then cdk.json's.
+            "CORS_ALLOWED_ORIGINS": "https://d111111abcdef8.cloudfront.net,http://localhost:3000",
+        }
         s3 = boto3.client("s3")
         s3.create_bucket(
             Bucket=REPORTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
