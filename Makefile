@@ -9,11 +9,14 @@ DATA ?= $(if $(wildcard ../shared/data/rakuten/X_train.csv),../shared/data/rakut
 CDK_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy AWS_REGION=eu-west-3 AWS_DEFAULT_REGION=eu-west-3
 
 $(STAMP): pyproject.toml
+	@echo "Setting up $(VENV) from pyproject.toml (first run, or after it changes): 1.5-15 min"
+	@echo "(idle to busy 2-core machine) and 2.2 GB: torch, scikit-learn, CDK, moto. pip prints only errors."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[serving,training,lambdas,local,infra,dev]"
 	rm -f $(VENV)/.installed-* && touch $@
 
 node_modules/.installed: package-lock.json
+	@echo "Installing the pinned npm tools (CDK CLI, asl-validator) into node_modules/"
 	npm ci --no-audit --no-fund --loglevel=error && touch $@
 
 install: $(STAMP) node_modules/.installed

@@ -170,7 +170,7 @@ def sample_model(model_dir: Path = DEFAULT_MODEL_DIR) -> Path:
     data = model_dir.parent / "sample-catalog"
     print(
         f"No model given (--model-dir): training one on a generated sample catalog first, "
-        f"once (about 1.5 min on 2 cores; kept in {model_dir} for the next start).",
+        f"once (about 1.5 min on an idle 2-core machine; kept in {model_dir} for the next start).",
         flush=True,
     )
     write_sample_catalog(data, per_class=6, seed=1)
@@ -349,9 +349,10 @@ def run_forever(model_dir: Path | None, port: int) -> None:
         print(f"handler logs     {r.log_file}")
         print(
             f"replay records:  AWS_ENDPOINT_URL={r.moto_url} AWS_DEFAULT_REGION={REGION} "
-            f"prodcat records replay --log-file {r.log_file}"
+            "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "  # moto takes any; no profile
+            f".venv/bin/prodcat records replay --log-file {r.log_file}"
         )
-        print("make an admin:   prodcat local make-admin EMAIL   (after EMAIL signed up)")
+        print("make an admin:   .venv/bin/prodcat local make-admin EMAIL   (once EMAIL signed up)")
         print("Ctrl-C stops it all.")
         write_state(r)
         try:

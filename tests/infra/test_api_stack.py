@@ -11,6 +11,9 @@ import pytest
 from infra_helpers import Synth, flatten, grants, lake_prefixes, policy_statements, resources
 
 from infra.constructs.powertools_function_construct import POWERTOOLS_LAYER_PARAMETER
+from infra.constructs.prediction_api_construct import API_HANDLER
+from lambdas.api.identity import NO_API_KEY_MESSAGE, NO_TOKEN_MESSAGE
+from lambdas.api.password_policy import PasswordPolicy
 
 PUBLIC = {("GET", "health"), ("POST", "register"), ("POST", "confirm"), ("POST", "login")}
 PROTECTED = {
@@ -276,3 +279,31 @@ def test_a_reservation_the_account_quota_cannot_hold_stops_synth(tmp_path) -> No
     app = App(context={**context, "stage": "prod"}, outdir=str(tmp_path))
     with pytest.raises(ConfigError, match=r"reserves 250 .* room for 200"):
         build_app(app, REPO_ROOT)
+
+
+def test_the_api_states_the_user_pools_password_policy_and_what_to_send(synth: Synth) -> None:
+    for stage in ("dev", "prod"):
+        pool = synth.template(stage, "data")["Resources"]["UserPool"]["Properties"]
+        functions = [
+            f["Properties"]
+            for f in resources(_api(synth, stage), "AWS::Lambda::Function").values()
+            if f["Properties"]["Handler"] == API_HANDLER
+        ]
+        assert len(functions) == 5
+        for props in functions:
+            stated = json.loads(props["Environment"]["Variables"]["PASSWORD_POLICY"])
+            assert PasswordPolicy(**stated).cognito() == pool["Policies"]["PasswordPolicy"]
+    answers = {
+        props["ResponseType"]: props
+        for props in (
+            r["Properties"]
+            for r in resources(_api(synth), "AWS::ApiGateway::GatewayResponse").values()
+        )
+    }
+    for response_type, status, message in (
+        ("UNAUTHORIZED", "401", NO_TOKEN_MESSAGE),
+        ("INVALID_API_KEY", "403", NO_API_KEY_MESSAGE),
+    ):
+        props = answers[response_type]
+        assert props["StatusCode"] == status
+        assert json.loads(props["ResponseTemplates"]["application/json"]) == {"message": message}
