@@ -48,7 +48,7 @@ def main() -> None:
 
     print(
         "2/4 training: photo features (EfficientNet-Lite0), text embeddings (e5), then 5-fold\n"
-        "    out-of-fold fits to calibrate the probabilities; about 2 min on 2 cores"
+        "    out-of-fold fits to calibrate the probabilities; about 2 min on an idle 2-core machine"
     )
     result = train(WORK / "train")
     result.model.save(WORK / "model")
