@@ -46,11 +46,15 @@ def _hyperparameter(text: str) -> tuple[str, str]:
         )
     default = getattr(defaults, name)
     try:
-        Hyperparameters.from_json({name: value})
+        type(default)(value)
     except (TypeError, ValueError):
         raise argparse.ArgumentTypeError(
-            f"{name}={value!r}: {name} takes a {type(default).__name__} (default {default})"
+            f"{name}={value!r}: not a valid {type(default).__name__} (default {default})"
         ) from None
+    try:
+        Hyperparameters.from_json({name: value})  # the model's own checks (e.g. profile names)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{name}={value!r}: {exc}") from None
     return name, value
 
 
