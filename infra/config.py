@@ -179,12 +179,27 @@ class GateConfig(_Frozen):
     max_ece: float = Field(ge=0, le=1)
 
 
+class ReclassifyConfig(_Frozen):
+    """After each successful deploy, classify the whole catalogue into the lake
+    (models/predictions/<model version>/) with a Batch Transform job; off unless enabled."""
+
+    enabled: bool = False
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = Field(default=1, ge=1, le=20)
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance(cls, value: str) -> str:
+        return JobConfig._instance(value)
+
+
 class PipelineConfig(_Frozen):
     schedule: str
     schedule_enabled: bool
     retrain_on_drift: bool
     gate: GateConfig
     log_retention_days: int
+    reclassify_catalogue: ReclassifyConfig = ReclassifyConfig()
 
     @field_validator("schedule")
     @classmethod

@@ -33,6 +33,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from prodcat.transform_job import transform_request
+
 State = dict[str, Any]
 
 # Deploy-time values, substituted by CloudFormation (DefinitionSubstitutions).
@@ -49,6 +51,7 @@ PLACEHOLDERS = (
     "GateFunctionArn",
     "SmokeFunctionArn",
     "OnCallTopicArn",
+    "CatalogueRoleArn",
 )
 
 # Container paths: the SageMaker contract that sagemaker_jobs/ implements.
@@ -116,6 +119,15 @@ class DeploySettings(BaseModel):
     timeout_seconds: int = Field(default=3600, ge=600, le=28800)
 
 
+class ReclassifySettings(BaseModel):
+    """After a deploy, classify the whole catalogue with the new model (Batch Transform)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance_type: str
+    instance_count: int = Field(default=1, ge=1, le=20)
+
+
 class PipelineDefinitionSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -136,6 +148,8 @@ class PipelineDefinitionSettings(BaseModel):
     smoke_cases: int = Field(default=8, ge=1, le=32)
     training_retry_attempts: int = Field(default=2, ge=0, le=30)
     endpoint_poll_seconds: int = Field(default=60, ge=5)
+    predictions_prefix: str = "models/predictions/"
+    reclassify: ReclassifySettings | None = None
 
 
 def _sub(name: str) -> str:
@@ -1074,8 +1088,11 @@ def _publish_states(settings: PipelineDefinitionSettings) -> dict[str, State]:
             "Comment": "The production model's reports at fixed keys (the drift job reads them).",
         },
         "PublishProductionBaseline": copy(
-            "baseline.json", PRODUCTION_BASELINE_KEY, "NotifyDeployed"
+            "baseline.json",
+            PRODUCTION_BASELINE_KEY,
+            "PlanReclassify" if settings.reclassify else "NotifyDeployed",
         ),
+        **(_reclassify_states(settings, settings.reclassify) if settings.reclassify else {}),
         "NotifyDeployed": _notify(
             f"prodcat {settings.name_prefix}: new model in service",
             f"Run {{}} deployed model {{}} to endpoint {settings.endpoint_name} (package {{}}, "
@@ -1087,6 +1104,115 @@ def _publish_states(settings: PipelineDefinitionSettings) -> dict[str, State]:
             "Deployed",
         ),
         "Deployed": {"Type": "Succeed"},
+    }
+
+
+def _reclassify_states(
+    settings: PipelineDefinitionSettings, reclassify: ReclassifySettings
+) -> dict[str, State]:
+    """The catalogue (raw zone) -> JSON Lines -> a Batch Transform of the model just deployed ->
+    models/predictions/<model version>/output/. Its own role (CatalogueRoleArn: reads the raw
+    zone, writes the predictions) runs both jobs and the transform's model, so the endpoint's
+    role stays as narrow as serving needs. A failure here leaves the deploy in place and pages."""
+    bucket = _sub("DataLakeBucket")
+    predictions = f"s3://{bucket}/{settings.predictions_prefix}{{}}/"
+    version = "$.gate.decision.challenger_version"
+    transform = transform_request(
+        name="",
+        model_name="",
+        input_uri="",
+        output_uri="",
+        photo_bucket=bucket,
+        photo_prefix=settings.raw_prefix,
+        instance_type=reclassify.instance_type,
+        instance_count=reclassify.instance_count,
+    )
+    for member in ("TransformJobName", "ModelName"):
+        del transform[member]
+    transform["TransformInput"]["DataSource"]["S3DataSource"] = {
+        "S3DataType": "S3Prefix",
+        "S3Uri.$": "$.reclassify.input_uri",
+    }
+    del transform["TransformOutput"]["S3OutputPath"]
+    transform["TransformOutput"]["S3OutputPath.$"] = "$.reclassify.output_uri"
+    catch = _catch("NotifyReclassifyFailed")
+    return {
+        "PlanReclassify": {
+            "Type": "Pass",
+            "Parameters": {
+                "input_uri.$": f"States.Format('{predictions}input/', {version})",
+                "output_uri.$": f"States.Format('{predictions}output/', {version})",
+                "model_name.$": f"States.Format('{settings.name_prefix}-batch-{{}}', "
+                "$.run.short_id)",
+            },
+            "ResultPath": "$.reclassify",
+            "Next": "WriteCatalogue",
+        },
+        "WriteCatalogue": {
+            "Type": "Task",
+            "Comment": "The catalogue (base data and admin products, minus deleted ones) as "
+            "JSON Lines, photos named by their raw-zone keys.",
+            "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
+            "Parameters": _processing_job(
+                settings,
+                kind="catal",
+                module="sagemaker_jobs.catalogue",
+                role="CatalogueRoleArn",
+                inputs=[_s3_input("raw", "$.run.raw_uri", PREPARE_INPUT)],
+                outputs=[_s3_output("catalogue", "$.reclassify.input_uri", PREPARE_OUTPUT)],
+                arguments=["--raw-prefix", settings.raw_prefix],
+            ),
+            "ResultSelector": {"job_name.$": "$.ProcessingJobName"},
+            "ResultPath": "$.reclassify_catalogue",
+            "Retry": _job_retry(),
+            "Catch": catch,
+            "Next": "CreateBatchModel",
+        },
+        "CreateBatchModel": _aws(
+            "arn:aws:states:::sagemaker:createModel",
+            {
+                "ModelName.$": "$.reclassify.model_name",
+                "ExecutionRoleArn": _sub("CatalogueRoleArn"),
+                "PrimaryContainer": {
+                    "Image": _sub("ServingImageUri"),
+                    "ModelDataUrl.$": "$.training.model_data_url",
+                },
+            },
+            "ReclassifyCatalogue",
+            result_selector={"arn.$": "$.ModelArn"},
+            result_path="$.batch_model",
+            catch_into="NotifyReclassifyFailed",
+            comment="The deployed model's artifact and image, with the catalogue role.",
+        ),
+        "ReclassifyCatalogue": {
+            "Type": "Task",
+            "Comment": "One answer line per catalogue line (inference/batch.py), in order.",
+            "Resource": "arn:aws:states:::sagemaker:createTransformJob.sync",
+            "Parameters": {
+                "TransformJobName.$": _job_name(settings, "batch"),
+                "ModelName.$": "$.reclassify.model_name",
+                **transform,
+            },
+            "ResultSelector": {"job_name.$": "$.TransformJobName"},
+            "ResultPath": "$.reclassify_transform",
+            "Retry": _job_retry(),
+            "Catch": catch,
+            "Next": "NotifyDeployed",
+        },
+        "NotifyReclassifyFailed": _notify(
+            f"prodcat {settings.name_prefix}: catalogue not reclassified",
+            "Run {} deployed model {}, which serves; reclassifying the catalogue with it "
+            "failed: {}: {}. Predictions: {}. Execution: {}",
+            "$.run.id, $.gate.decision.challenger_version, $.error.Error, $.error.Cause, "
+            "$.reclassify.output_uri, $.run.console_url",
+            "ReclassifyFailed",
+        ),
+        "ReclassifyFailed": {
+            "Type": "Fail",
+            "Error": "ReclassifyFailed",
+            "Cause": "The new model serves, but the catalogue was not reclassified with it; the "
+            "on-call topic has the details.",
+        },
     }
 
 

@@ -5,7 +5,9 @@ The definition is the deployed one (dev stage settings, the same ASL) with the t
 moto cannot run swapped for stand-ins that run real code:
 
 - the SageMaker `.sync` jobs -> sagemaker_jobs.in_process: the real prepare / train / evaluate
-  entry points on the lake's objects, as SageMaker runs the jobs image;
+  entry points on the lake's objects, as SageMaker runs the jobs image; the Batch Transform
+  that reclassifies the catalogue -> sagemaker_jobs.transform_in_process (the serving
+  container's JSON Lines code on the deployed model);
 - createEndpoint / updateEndpoint / deleteEndpoint -> the endpoint in moto's registry *and* the
   local SageMaker runtime (lambdas.local.endpoints) serving the model the endpoint config names,
   so the smoke test and /predict reach the new model (moto has no UpdateEndpoint and serves no
@@ -39,7 +41,8 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from infra.config import load_stage_configs
 from sagemaker_jobs import in_process
-from step_functions.definition import build_definition
+from sagemaker_jobs.transform_in_process import run_transform_job
+from step_functions.definition import ReclassifySettings, build_definition
 from step_functions.render import replace_resources, substitute
 from step_functions.stage_settings import definition_settings
 
@@ -58,6 +61,7 @@ def function_arn(region: str, name: str) -> str:
 STAND_INS = {
     "arn:aws:states:::sagemaker:createProcessingJob.sync": "local-processing-job",
     "arn:aws:states:::sagemaker:createTrainingJob.sync": "local-training-job",
+    "arn:aws:states:::sagemaker:createTransformJob.sync": "local-transform-job",
     "arn:aws:states:::sagemaker:createEndpoint": "local-create-endpoint",
     "arn:aws:states:::aws-sdk:sagemaker:updateEndpoint": "local-update-endpoint",
     "arn:aws:states:::aws-sdk:sagemaker:deleteEndpoint": "local-delete-endpoint",
@@ -249,11 +253,20 @@ class LocalPipeline:
         context = json.loads(cdk_json.read_text())["context"]
         (config,) = load_stage_configs(context, "dev")
         zones = SimpleNamespace(
-            raw="raw/", curated="curated/", artifacts="models/artifacts/", reports="models/reports/"
+            raw="raw/",
+            curated="curated/",
+            artifacts="models/artifacts/",
+            reports="models/reports/",
+            predictions="models/predictions/",
         )
         alarms = (f"{PREFIX}-endpoint-5xx", f"{PREFIX}-endpoint-latency-p99")
         settings = definition_settings(config, zones, alarms).model_copy(
-            update={"name_prefix": PREFIX, "endpoint_name": resources.endpoint_name}
+            update={
+                "name_prefix": PREFIX,
+                "endpoint_name": resources.endpoint_name,
+                # Off in dev's AWS account (cost), on here: the local run shows every step.
+                "reclassify": ReclassifySettings(instance_type="ml.m5.xlarge"),
+            }
         )
         self.lambdas = InProcessLambdas()
         self._original_invoke = LambdaSimpleBackend.invoke
@@ -296,6 +309,11 @@ class LocalPipeline:
         handlers: dict[str, Handler] = {
             "local-processing-job": job(in_process.run_processing_job),
             "local-training-job": job(in_process.run_training_job),
+            "local-transform-job": job(
+                lambda request, s3: run_transform_job(
+                    request, s3, boto3.client("sagemaker"), self._work_dir / "models"
+                )
+            ),
             "local-create-endpoint": deployments.create,
             "local-update-endpoint": deployments.update,
             "local-delete-endpoint": deployments.delete,
@@ -323,6 +341,7 @@ class LocalPipeline:
                 "GateFunctionArn": function_arn(self.region, f"{PREFIX}-gate"),
                 "SmokeFunctionArn": function_arn(self.region, f"{PREFIX}-smoke"),
                 "OnCallTopicArn": self.topic,
+                "CatalogueRoleArn": f"{role}-catalogue",
             },
         )
         definition = replace_resources(

@@ -11,6 +11,7 @@ from step_functions.definition import (
     GatePolicy,
     JobResources,
     PipelineDefinitionSettings,
+    ReclassifySettings,
     ServerlessSettings,
 )
 
@@ -26,12 +27,15 @@ class LakePrefixes(Protocol):
     def artifacts(self) -> str: ...
     @property
     def reports(self) -> str: ...
+    @property
+    def predictions(self) -> str: ...
 
 
 def definition_settings(
     config: StageConfig, zones: LakePrefixes, rollback_alarm_names: tuple[str, ...]
 ) -> PipelineDefinitionSettings:
     ml = config.ml
+    reclassify = config.pipeline.reclassify_catalogue
     return PipelineDefinitionSettings(
         name_prefix=config.prefix,
         endpoint_name=config.endpoint_name,
@@ -53,4 +57,10 @@ def definition_settings(
         serverless=ServerlessSettings(**ml.serverless.model_dump()),
         gate=GatePolicy(**config.pipeline.gate.model_dump()),
         deploy=DeploySettings(rollback_alarm_names=rollback_alarm_names),
+        predictions_prefix=zones.predictions,
+        reclassify=ReclassifySettings(
+            instance_type=reclassify.instance_type, instance_count=reclassify.instance_count
+        )
+        if reclassify.enabled
+        else None,
     )

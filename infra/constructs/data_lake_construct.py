@@ -21,6 +21,7 @@ class DataLakeZones:
     artifacts: str = "models/artifacts/"  # model.tar.gz per training job
     reports: str = "models/reports/"  # metrics.json and baseline.json per run
     capture: str = "capture/"  # request capture records for drift
+    predictions: str = "models/predictions/"  # the catalogue classified: <model version>/output/
 
 
 ZONES = DataLakeZones()

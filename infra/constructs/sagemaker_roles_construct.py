@@ -74,7 +74,25 @@ class SageMakerRolesConstruct(Construct):
         serving_image.repository.grant_pull(self.model)
         self._logs_and_metrics(self.model, stack, f"Endpoints/{endpoint_name}")
 
+        # Reclassifying the catalogue after a deploy: the processing job that lists it and the
+        # Batch Transform's model (which reads the photos it names and writes the predictions).
+        self.catalogue = iam.Role(
+            self,
+            "CatalogueRole",
+            assumed_by=principal,
+            description="SageMaker: catalogue (raw) -> batch transform -> predictions",
+        )
+        bucket.grant_read(self.catalogue, f"{zones.raw}*")
+        bucket.grant_read(self.catalogue, f"{zones.artifacts}*")
+        bucket.grant_read(self.catalogue, f"{zones.predictions}*")  # the transform's input
+        bucket.grant_put(self.catalogue, f"{zones.predictions}*")
+        jobs_image.repository.grant_pull(self.catalogue)
+        serving_image.repository.grant_pull(self.catalogue)
+        self._logs_and_metrics(self.catalogue, stack, "ProcessingJobs")
+        self._logs_and_metrics(self.catalogue, stack, "TransformJobs")
+
         prefixes = {
+            self.catalogue: (zones.raw, zones.artifacts, zones.predictions),
             self.prepare: (zones.raw, zones.curated),
             self.train: (zones.curated, zones.artifacts),
             self.evaluate: (zones.curated, zones.artifacts, zones.reports),
@@ -88,7 +106,7 @@ class SageMakerRolesConstruct(Construct):
                 "Object grants are limited to the zones this job reads or writes; the wildcard "
                 "stands for the object keys under each zone prefix.",
             )
-        for role in (self.prepare, self.train, self.evaluate, self.model):
+        for role in (self.prepare, self.train, self.evaluate, self.model, self.catalogue):
             acknowledge(
                 role,
                 "ECR's GetAuthorizationToken has no resource-level permissions, and "

@@ -173,6 +173,7 @@ class TrainingPipelineConstruct(Construct):
                 "GateFunctionArn": self.gate.function.function_arn,
                 "SmokeFunctionArn": self.smoke.function.function_arn,
                 "OnCallTopicArn": on_call.topic.topic_arn,
+                "CatalogueRoleArn": roles.catalogue.role_arn,
             },
             role=self.role,
             timeout=Duration.hours(24),
@@ -249,7 +250,12 @@ class TrainingPipelineConstruct(Construct):
         production_objects = [
             bucket.arn_for_objects(key) for key in (PRODUCTION_METRICS_KEY, PRODUCTION_BASELINE_KEY)
         ]
+        # Reclassifying the catalogue after a deploy (a Batch Transform), where the stage has it.
+        reclassify = config.pipeline.reclassify_catalogue.enabled
         per_run_jobs = [arn("processing-job", f"{prefix}-*"), arn("training-job", f"{prefix}-*")]
+        transform_actions = ["CreateTransformJob", "DescribeTransformJob", "StopTransformJob"]
+        if reclassify:
+            per_run_jobs.append(arn("transform-job", f"{prefix}-*"))
         per_run_models = [arn("model", f"{prefix}-*"), arn("endpoint-config", f"{prefix}-*")]
         package_versions = arn("model-package", f"{registry.name_pattern}/*")
         statements = [
@@ -267,6 +273,7 @@ class TrainingPipelineConstruct(Construct):
                     "sagemaker:CreateTrainingJob",
                     "sagemaker:DescribeTrainingJob",
                     "sagemaker:StopTrainingJob",
+                    *(f"sagemaker:{action}" for action in transform_actions if reclassify),
                     "sagemaker:AddTags",
                     "sagemaker:ListTags",
                 ],
@@ -278,6 +285,11 @@ class TrainingPipelineConstruct(Construct):
                 resources=[
                     events_rule("StepFunctionsGetEventsForSageMakerTrainingJobsRule"),
                     events_rule("StepFunctionsGetEventsForSageMakerProcessingJobsRule"),
+                    *(
+                        [events_rule("StepFunctionsGetEventsForSageMakerTransformJobsRule")]
+                        if reclassify
+                        else []
+                    ),
                 ],
             ),
             iam.PolicyStatement(
@@ -342,6 +354,7 @@ class TrainingPipelineConstruct(Construct):
                     roles.train.role_arn,
                     roles.evaluate.role_arn,
                     roles.model.role_arn,
+                    *([roles.catalogue.role_arn] if reclassify else []),
                 ],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),

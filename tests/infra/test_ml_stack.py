@@ -17,6 +17,13 @@ def _role_grants(synth: Synth, role: str) -> dict[str, set[str]]:
         ("Train", {"", "curated/*"}, {"models/artifacts/*"}),
         ("Evaluate", {"", "curated/*", "models/artifacts/*"}, {"models/reports/*"}),
         ("Model", {"", "models/artifacts/*"}, set()),
+        # Reclassifying the catalogue: reads the photos and the model, writes the predictions
+        # (the transform's input lines, then its answers); the endpoint's role stays as above.
+        (
+            "Catalogue",
+            {"", "raw/*", "models/artifacts/*", "models/predictions/*"},
+            {"models/predictions/*"},
+        ),
     ],
 )
 def test_each_sagemaker_role_reaches_only_its_zones(
@@ -29,7 +36,7 @@ def test_each_sagemaker_role_reaches_only_its_zones(
     assert "iam:PassRole" not in allowed
 
 
-@pytest.mark.parametrize("role", ["Prepare", "Train", "Evaluate", "Model"])
+@pytest.mark.parametrize("role", ["Prepare", "Train", "Evaluate", "Model", "Catalogue"])
 def test_wildcard_resources_only_where_aws_has_no_resource_level_permissions(
     synth: Synth, role: str
 ) -> None:
@@ -43,7 +50,7 @@ def test_wildcard_resources_only_where_aws_has_no_resource_level_permissions(
 
 def test_roles_are_assumed_by_sagemaker_only(synth: Synth) -> None:
     roles = resources(synth.template("dev", "ml"), "AWS::IAM::Role")
-    assert len(roles) == 4
+    assert len(roles) == 5
     for role in roles.values():
         (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}

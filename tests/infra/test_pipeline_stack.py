@@ -28,8 +28,11 @@ def test_every_placeholder_is_substituted_with_a_deploy_time_value(synth: Synth)
     props = _state_machine(synth, "dev")
     assert set(props["DefinitionSubstitutions"]) == set(PLACEHOLDERS)
     text = props["DefinitionString"]
-    for name in PLACEHOLDERS:
+    # Dev does not reclassify the catalogue after a deploy (cdk.json); prod does.
+    for name in set(PLACEHOLDERS) - {"CatalogueRoleArn"}:
         assert "${" + name + "}" in text
+    assert "${CatalogueRoleArn}" not in text
+    assert "${CatalogueRoleArn}" in _state_machine(synth, "prod")["DefinitionString"]
     raw = dict(props["DefinitionSubstitutions"])
     group_name = raw.pop("ModelPackageGroupName")
     subs = {k: flatten(v) for k, v in raw.items()}
@@ -172,6 +175,26 @@ def test_state_machine_passes_only_pipeline_roles_to_sagemaker(synth: Synth) -> 
     roles = {flatten(r) for r in passing["Resource"]}
     assert len(roles) == 4
     assert all(any(n in r for n in ("Prepare", "Train", "Evaluate", "Model")) for r in roles)
+
+
+def test_only_a_stage_that_reclassifies_may_run_transform_jobs_and_pass_the_catalogue_role(
+    synth: Synth,
+) -> None:
+    dev = _machine_grants(synth)
+    assert not {a for a in dev if "TransformJob" in a}
+    prod_statements = policy_statements(
+        synth.template("prod", "pipeline"), "PipelineStateMachineRole"
+    )
+    prod = grants(prod_statements)
+    arn = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+    jobs = {f"{arn}{kind}-job/prodcat-prod-*" for kind in ("processing", "training", "transform")}
+    for action in ("CreateTransformJob", "DescribeTransformJob", "StopTransformJob"):
+        assert prod[f"sagemaker:{action}"] == jobs
+    assert any(
+        "StepFunctionsGetEventsForSageMakerTransformJobsRule" in r for r in prod["events:PutRule"]
+    )
+    (passing,) = [s for s in prod_statements if s["Action"] == "iam:PassRole"]
+    assert any("CatalogueRole" in flatten(r) for r in passing["Resource"])
 
 
 def test_state_machine_has_the_name_the_cli_finds_it_by(synth: Synth) -> None:

@@ -45,6 +45,7 @@ PIPELINE_VALUES = {
     "SmokeFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
     "prodcat-prod-pipeline-TrainingPipelineSmokeFunc-AbCdEfGhIjKl",
     "OnCallTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:prodcat-prod-oncall-OnCallTopic1A2B3C4D-AbCdEfGh",
+    "CatalogueRoleArn": _role("Catalogue"),
 }
 DRIFT_VALUES = {
     "DataLakeBucket": PIPELINE_VALUES["DataLakeBucket"],
@@ -218,6 +219,7 @@ def test_one_runs_job_names_are_unique_and_within_sagemakers_limits() -> None:
     assert len(short_id) == 20  # 8 + 12 hex digits of the run's UUID
     assert by_state[("EvaluateChallenger", 0)] == f"{'p' * 21}-evchal-{short_id}-0"
     assert by_state[("EvaluateChampion", 2)] == f"{'p' * 21}-evchamp-{short_id}-2"
+    assert by_state[("ReclassifyCatalogue", 2)] == f"{'p' * 21}-batch-{short_id}-2"
     assert max(len(n.value) for n in names) <= 63
     # The Parallel's two evaluations: the regression this test was written for.
     assert frozenset(("EvaluateChallenger", "EvaluateChampion")) in contract.run_together(
@@ -226,6 +228,7 @@ def test_one_runs_job_names_are_unique_and_within_sagemakers_limits() -> None:
     assert {n.kind for n in names} == {
         "CreateProcessingJob",
         "CreateTrainingJob",
+        "CreateTransformJob",
         "CreateModel",
         "CreateEndpointConfig",
         "CreateEndpoint",
