@@ -5,8 +5,10 @@ Bad input is always a 4xx whose message says what to fix; a 500 means a bug.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,10 @@ MAX_BODY_BYTES = 6 * 1024 * 1024
 # The API's request policy (inference/request_policy.py), with this container's own ceilings: a
 # 3 MiB photo (prodcat.photos.MAX_PHOTO_BYTES) is 4,194,304 characters of base64.
 POLICY = RequestPolicy(max_body_bytes=MAX_BODY_BYTES, max_string_chars=4_200_000)
+# The model runs in these threads, never on the event loop, so /ping and the next request's
+# parsing go on while a listing is scored. e5 (C, OpenMP) and torch release the GIL; the
+# scikit-learn part does not, so more threads than cores only queue: one per core by default.
+PREDICT_THREADS = int(os.environ.get("PRODCAT_PREDICT_THREADS", str(os.cpu_count() or 1)))
 
 
 def _error(
@@ -56,6 +62,7 @@ def create_app(model_dir: Path | None = None) -> FastAPI:
     predictor = Predictor(Path(model_dir or os.environ.get("PRODCAT_MODEL_DIR", DEFAULT_MODEL_DIR)))
     log.info("model %s loaded in %.2f s", predictor.model.version, predictor.load_seconds)
     app.state.predictor = predictor
+    pool = ThreadPoolExecutor(max_workers=PREDICT_THREADS, thread_name_prefix="predict")
     photos = batch.photo_store_from_env()  # photo_key lines (Batch Transform) read the lake
 
     @app.get("/ping")
@@ -101,7 +108,8 @@ def create_app(model_dir: Path | None = None) -> FastAPI:
                 details_omitted=errors.get("errors_omitted"),
             )
         try:
-            results = predictor.predict(listings)
+            loop = asyncio.get_running_loop()
+            results = await loop.run_in_executor(pool, predictor.predict, listings)
         except PhotoError as exc:
             status = 413 if exc.reason in {"too_large", "too_many_pixels"} else 400
             return _error(status, f"photo rejected: {exc}", {"reason": exc.reason})

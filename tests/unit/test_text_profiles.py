@@ -1,0 +1,95 @@
+"""The text head's serving path and the `fast` profile: same scores as the plain pipeline,
+no e5 where the profile has none, and a clear refusal of an unknown profile."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.sparse import csr_matrix, hstack
+
+import prodcat.model
+from prodcat.model import Fusion, Hyperparameters, ProductTypeModel, TextHead
+from prodcat.taxonomy import builtin_taxonomy
+from prodcat.text_encoder import E5_DIM
+
+TEXTS = [
+    "Piscine hors sol tubulaire Intex 366 x 76 cm",
+    "Robot de piscine électrique Zodiac",
+    "Jeu de société Monopoly édition classique",
+    "Puzzle 1000 pièces paysage de montagne",
+    "Console de jeux portable avec deux manettes",
+    "Figurine Dragon Ball Z Goku 18 cm",
+    "Livre de cuisine française, 200 recettes",
+    "Roman policier en poche, édition 2019",
+]
+LABELS = np.array([0, 0, 1, 1, 2, 3, 4, 4])
+
+
+def _embeddings(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    e = rng.normal(size=(n, E5_DIM)).astype(np.float32)
+    return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+
+def test_serving_features_are_the_union_pipelines_columns() -> None:
+    head = TextHead(Hyperparameters()).fit(TEXTS, _embeddings(len(TEXTS)), LABELS)
+    queries = [*TEXTS[:3], "piscine jeu livre figurine inconnue", "x"]
+    emb = _embeddings(len(queries), seed=1)
+    plain = hstack([head.vectorizer.transform(queries), csr_matrix(emb * head.e5_weight)]).tocsr()
+    direct = head.features(queries, emb)
+    assert direct.shape == plain.shape
+    assert (direct != plain).nnz == 0
+    np.testing.assert_array_equal(
+        head.classifier.decision_function(direct), head.classifier.decision_function(plain)
+    )
+
+
+def test_fast_profile_reads_words_only_and_never_calls_e5(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hp = Hyperparameters(profile="fast")
+    head = TextHead(hp)
+    assert head.e5_weight == 0.0
+    assert [type(v).__name__ for _, v in head.vectorizer.transformer_list] == ["TfidfVectorizer"]
+    assert head.vectorizer.transformer_list[0][1].analyzer == "word"
+    head.fit(TEXTS, np.zeros((len(TEXTS), E5_DIM), np.float32), LABELS)
+    model = ProductTypeModel(
+        taxonomy=builtin_taxonomy(),
+        hyperparameters=hp,
+        text_head=head,
+        image_head=None,
+        fusion=Fusion(),
+        temperatures={"text_only": 1.0, "image_only": 1.0, "text_image": 1.0},
+    )
+
+    def no_e5(texts: list[str]) -> np.ndarray:
+        raise AssertionError("the fast profile must not embed")
+
+    monkeypatch.setattr(prodcat.model, "embed_texts", no_e5)
+    probs, modes = model.predict_proba(["Piscine tubulaire", "Puzzle montagne"], [None, None])
+    assert modes == ["text_only", "text_only"]
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    assert list(probs.argmax(axis=1)) == [0, 1]
+
+
+def test_default_profile_embeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    hp = Hyperparameters()
+    head = TextHead(hp).fit(TEXTS, _embeddings(len(TEXTS)), LABELS)
+    model = ProductTypeModel(
+        builtin_taxonomy(), hp, head, None, Fusion(), dict.fromkeys(prodcat.model.MODES, 1.0)
+    )
+    calls: list[list[str]] = []
+
+    def fake_e5(texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        return _embeddings(len(texts), seed=2)
+
+    monkeypatch.setattr(prodcat.model, "embed_texts", fake_e5)
+    model.predict_proba(["Piscine tubulaire"], [None])
+    assert calls == [["Piscine tubulaire"]]
+
+
+def test_an_unknown_profile_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="profile must be one of default, fast, not 'turbo'"):
+        Hyperparameters.from_json({"profile": "turbo"})
+    assert Hyperparameters.from_json({"profile": "fast"}).profile == "fast"
