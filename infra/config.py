@@ -58,6 +58,11 @@ _SCHEDULE = re.compile(
 )
 _INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# CloudFront takes ACM certificates from us-east-1 only, whatever the stage's region.
+_CLOUDFRONT_CERTIFICATE = re.compile(
+    r"^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]{36}$"
+)
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 
 
@@ -248,6 +253,41 @@ class MonitoringConfig(_Frozen):
         return value
 
 
+class SiteConfig(_Frozen):
+    """The web page's address. Left out (null), CloudFront's own *.cloudfront.net name serves it;
+    with a domain, its certificate too (and a DNS record pointing the name at the distribution,
+    which this app does not manage). Either way its URL is the API's first CORS origin."""
+
+    domain_name: str | None = None
+    certificate_arn: str | None = None
+
+    @field_validator("domain_name")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and not _DOMAIN.match(value):
+            raise ValueError(f"{value!r} is not a lower-case domain name such as shop.example.fr")
+        return value
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate(cls, value: str | None) -> str | None:
+        if value is not None and not _CLOUDFRONT_CERTIFICATE.match(value):
+            raise ValueError(
+                f"{value!r} is not an ACM certificate ARN in us-east-1 (CloudFront reads "
+                "certificates only there)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _together(self) -> SiteConfig:
+        if (self.domain_name is None) != (self.certificate_arn is None):
+            raise ValueError(
+                "domain_name and certificate_arn go together: CloudFront serves a domain of "
+                "your own only with a certificate for it; leave both null for *.cloudfront.net"
+            )
+        return self
+
+
 class StageConfig(_Frozen):
     """Everything one deployment (dev, prod, ...) is built from."""
 
@@ -265,6 +305,7 @@ class StageConfig(_Frozen):
     api: ApiConfig
     pipeline: PipelineConfig
     monitoring: MonitoringConfig
+    site: SiteConfig = Field(default_factory=SiteConfig)
 
     @field_validator("account")
     @classmethod

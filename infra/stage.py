@@ -64,6 +64,7 @@ class ProdcatStage(Stage):
         self.site = SiteStack(
             self,
             "Site",
+            config=config,
             web_dir=source_root / "web",
             data=self.data,
             stack_name=f"{name}-site",

@@ -14,6 +14,7 @@ from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_iam as iam
@@ -22,6 +23,7 @@ from aws_cdk import aws_s3_deployment as s3_deployment
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from infra.config import SiteConfig
 from infra.constructs.nag import acknowledge, attribute_ref, nag_spelling
 from prodcat.site import SECURITY_HEADERS, content_security_policy, site_config
 
@@ -37,7 +39,13 @@ class WebSiteConstruct(Construct):
     (origin access control), served with a strict Content-Security-Policy and security headers."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, web_dir: Path, access_logs: s3.IBucket
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        web_dir: Path,
+        access_logs: s3.IBucket,
+        settings: SiteConfig,
     ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
@@ -83,10 +91,19 @@ class WebSiteConstruct(Construct):
             ),
         )
         origin = origins.S3BucketOrigin.with_origin_access_control(self.bucket)
+        # A domain of the stage's own, with its certificate (SiteConfig checks they go together).
+        own_domain = None
+        if settings.domain_name is not None and settings.certificate_arn is not None:
+            own_domain = (
+                [settings.domain_name],
+                acm.Certificate.from_certificate_arn(self, "Certificate", settings.certificate_arn),
+            )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
             comment="prodcat web page",
+            domain_names=own_domain[0] if own_domain else None,
+            certificate=own_domain[1] if own_domain else None,
             default_root_object="index.html",
             minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
@@ -121,14 +138,16 @@ class WebSiteConstruct(Construct):
             "makes; standard CloudFront logs would need an ACL-enabled bucket.",
             "AwsSolutions-CFR3",
         )
-        acknowledge(
-            self.distribution,
-            "Served on the default *.cloudfront.net certificate, which CloudFront pins to "
-            "TLSv1; a custom domain with its own certificate gets TLSv1.2_2021 from "
-            "minimum_protocol_version.",
-            "AwsSolutions-CFR4",
-        )
-        self.origin = f"https://{self.distribution.distribution_domain_name}"
+        if not own_domain:
+            acknowledge(
+                self.distribution,
+                "Served on the default *.cloudfront.net certificate, which CloudFront pins to "
+                "TLSv1; a domain of the stage's own (site.domain_name and certificate_arn in "
+                "cdk.json) gets TLSv1.2_2021 from minimum_protocol_version.",
+                "AwsSolutions-CFR4",
+            )
+        domain = settings.domain_name or self.distribution.distribution_domain_name
+        self.origin = f"https://{domain}"
         self.deployment = s3_deployment.BucketDeployment(
             self,
             "Deploy",

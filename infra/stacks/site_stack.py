@@ -21,13 +21,18 @@ class SiteStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
+        config: StageConfig,
         web_dir: Path,
         data: DataStack,
         **kwargs: Any,
     ):
         super().__init__(scope, construct_id, **kwargs)
         self.site = WebSiteConstruct(
-            self, "Site", web_dir=web_dir, access_logs=data.lake.access_logs
+            self,
+            "Site",
+            web_dir=web_dir,
+            access_logs=data.lake.access_logs,
+            settings=config.site,
         )
         CfnOutput(self, "SiteUrl", value=self.site.origin + "/")
         CfnOutput(self, "SiteBucketName", value=self.site.bucket.bucket_name)

@@ -8,8 +8,17 @@ import json
 from typing import Any
 
 import pytest
-from infra_helpers import Synth, flatten, grants, policy_statements, resources
+from infra_helpers import (
+    REPO_ROOT,
+    Synth,
+    cdk_context,
+    flatten,
+    grants,
+    policy_statements,
+    resources,
+)
 
+from infra.config import CONTEXT_KEY, ConfigError, load_stage_configs
 from prodcat.site import content_security_policy
 
 STAGES = ("dev", "prod")
@@ -152,3 +161,57 @@ def test_the_page_is_deployed_from_web_and_invalidated_without_config_json(synth
     assert props["Prune"] is True
     assert props["DistributionPaths"] == ["/*"]
     assert "config.json" in json.dumps(props.get("Exclude", []))
+
+
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
+
+
+@pytest.mark.parametrize(
+    ("site", "named"),
+    [
+        ({"domain_name": "shop.example.fr", "certificate_arn": None}, "go together"),
+        ({"domain_name": None, "certificate_arn": CERTIFICATE}, "go together"),
+        (
+            {
+                "domain_name": "shop.example.fr",
+                "certificate_arn": CERTIFICATE.replace("us-east-1", "eu-west-3"),
+            },
+            "us-east-1",
+        ),
+        ({"domain_name": "https://shop.example.fr", "certificate_arn": CERTIFICATE}, "domain name"),
+    ],
+)
+def test_a_site_domain_needs_its_cloudfront_certificate(site: dict[str, Any], named: str) -> None:
+    context = cdk_context()
+    context[CONTEXT_KEY]["dev"]["site"] = site
+    with pytest.raises(ConfigError, match=rf"prodcat:stages\.dev\.site(?s:.*){named}"):
+        load_stage_configs(context, "dev")
+
+
+def test_a_site_domain_is_served_with_its_certificate_and_becomes_the_api_origin() -> None:
+    """The construct alone, in a small stack: the repo's cdk.json states no domain."""
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_s3 as s3
+    from aws_cdk.assertions import Template
+
+    from infra.config import SiteConfig
+    from infra.constructs.web_site_construct import WebSiteConstruct
+
+    stack = Stack(App(), "SiteWithDomain")
+    site = WebSiteConstruct(
+        stack,
+        "Site",
+        web_dir=REPO_ROOT / "web",
+        access_logs=s3.Bucket(stack, "Logs"),
+        settings=SiteConfig(domain_name="shop.example.fr", certificate_arn=CERTIFICATE),
+    )
+    assert site.origin == "https://shop.example.fr"
+    template = Template.from_stack(stack).to_json()
+    (distribution,) = resources(template, "AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    assert config["Aliases"] == ["shop.example.fr"]
+    assert config["ViewerCertificate"] == {
+        "AcmCertificateArn": CERTIFICATE,
+        "MinimumProtocolVersion": "TLSv1.2_2021",
+        "SslSupportMethod": "sni-only",
+    }
