@@ -1,6 +1,8 @@
 """`make bench`: accuracy on a stratified held-out split, training time, load time, artifact
 size, p50/p99 latency per mode (in-process, over HTTP, and through the local API: one client,
-then 1, 10 and 50 concurrent clients) and batched throughput, as JSON."""
+then 1, 10 and 50 concurrent clients), batched throughput, listings per second per core per
+mode and profile (default and fast), the serving image's size and cold start (from
+`make images`), the cost of a million listings on AWS, and issue 11's targets, as JSON."""
 
 from __future__ import annotations
 
@@ -25,10 +27,12 @@ from lambdas.local.stack import LocalStack
 from prodcat.data import Listing, load_listings
 from prodcat.evaluation import evaluate
 from prodcat.metrics import classification_metrics
+from prodcat.model import Hyperparameters
 from prodcat.sample_catalog import write_sample_catalog
 from prodcat.splits import stratified_split, write_listings
 from prodcat.taxonomy import load_taxonomy
 from prodcat.training import train
+from scripts import throughput as tp
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
@@ -113,6 +117,15 @@ def main() -> None:
     parser.add_argument("--test-size", type=float, default=0.2)
     parser.add_argument("--requests", type=int, default=200, help="latency samples per mode")
     parser.add_argument("--work", type=Path, default=Path(".work/bench"))
+    parser.add_argument(
+        "--images-summary",
+        type=Path,
+        default=Path(".work/images/summary.json"),
+        help="what `make images` measured: image size, cold start",
+    )
+    parser.add_argument(
+        "--serverless-memory-mb", type=int, default=3072, help="for the cost (dev's setting)"
+    )
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
     data = args.data or write_sample_catalog(args.work / "generated", per_class=20, seed=5)
@@ -193,6 +206,49 @@ def main() -> None:
 
     latency["api"] = api_latency(args.work / "model", bodies)
 
+    # Per core, per mode and profile: the serving path (request -> features -> probabilities)
+    # in batches of 32, in CPU time. The fast profile is its own model, trained the same way.
+    fast_dir = args.work / "model-fast"
+    train(args.work / "train", Hyperparameters(profile="fast"), progress=False).model.save(fast_dir)
+    fast = Predictor(fast_dir, encoder=predictor.encoder)
+    fast_eval = evaluate(fast.model, args.work / "test", progress=False).metrics
+    profiles = {"default": predictor, "fast": fast}
+
+    def run_with(p: Predictor) -> Any:
+        return lambda bodies: p.predict([Request.model_validate(b) for b in bodies])
+
+    per_core = {
+        profile: {
+            mode: tp.measure(run_with(p), reqs, batch=32)
+            for mode, reqs in bodies.items()
+        }
+        for profile, p in profiles.items()
+    }
+    single = {
+        profile: tp.single_latency(run_with(p), bodies["text_only"][: args.requests])
+        for profile, p in profiles.items()
+        if "text_only" in bodies
+    }
+    image = tp.image_summary(args.images_summary)
+    text_bytes = statistics.mean(len(json.dumps(b)) for b in bodies.get("text_only", [{}]))
+    cost = {
+        profile: tp.cost_per_million(
+            rates["text_only"]["cpu_ms_per_listing"], args.serverless_memory_mb, text_bytes
+        )
+        for profile, rates in per_core.items()
+        if "text_only" in rates
+    }
+    goals = (
+        tp.targets(
+            single["default"]["p50_ms"],
+            per_core["default"]["text_only"]["listings_per_second_per_core"],
+            per_core["fast"]["text_only"]["listings_per_second_per_core"],
+            image,
+        )
+        if "text_only" in bodies
+        else {}
+    )
+
     load_times = []
     for _ in range(5):
         load_times.append(Predictor(args.work / "model", encoder=predictor.encoder).load_seconds)
@@ -207,6 +263,19 @@ def main() -> None:
                 "artifact_bytes": size,
                 "latency": latency,
                 "batch32_listings_per_second": throughput,
+                "profiles": {
+                    "fast": {
+                        "metrics": {
+                            k: v for k, v in fast_eval.items() if k not in {"data", "model_version"}
+                        },
+                        "hyperparameters": "profile=fast",
+                    }
+                },
+                "text_single_listing_in_process": single,
+                "listings_per_second_per_core": per_core,
+                "serving_image": image,
+                "cost_per_million_text_listings": cost,
+                "targets": goals,
                 "model_version": predictor.model.version,
             },
             indent=2,

@@ -1160,12 +1160,21 @@ def main(argv: list[str] | None = None) -> int:
         jobs.seconds.update(run_failing_jobs(engine, definitions, run))
         model_dir = unpack_model(jobs.model_archive, run / "serving-model")
         with serving_container(engine, model_dir) as (url, name, cold_start):
-            log(f"serve: cold start {cold_start:.1f} s (container start -> first /ping 200)")
+            # The first answer too: whatever the server loads lazily is paid by that request.
+            asked = time.monotonic()
+            status, _ = http(f"{url}/invocations", {"designation": "Piscine hors sol tubulaire"})
+            check(status == 200, f"first text answer: HTTP {status}")
+            first_answer = cold_start + time.monotonic() - asked
+            log(
+                f"serve: cold start {cold_start:.1f} s (container start -> first /ping 200), "
+                f"first answer at {first_answer:.1f} s"
+            )
             exercise_serving(engine, url, name, model_dir, jobs.evaluation)
             pairs = serve_test_split(url, model_dir, jobs.test_split, jobs.evaluation)
         jobs.seconds["drift"] = run_drift(engine, definitions, run, jobs.evaluation, pairs)
         summary.update(
             serving_cold_start_s=round(cold_start, 1),
+            serving_first_answer_s=round(first_answer, 1),
             model_version=jobs.model_version,
             job_s={k: round(v, 1) for k, v in jobs.seconds.items()},
         )
