@@ -15,14 +15,16 @@ from prodcat.taxonomy import builtin_taxonomy
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
-def site_config(api_url: str, api_key: str, stage: str) -> dict[str, Any]:
+def site_config(api_url: str, api_key: str, stage: str, password_rule: str) -> dict[str, Any]:
     """config.json: where the API is, the website's usage-plan key (an identifier for throttling
     and quotas, not a secret: every route but sign-up and sign-in needs a Cognito token too),
-    and the product types an admin labels with (the API's own list)."""
+    the user pool's password rule in words (shown under the sign-up form), and the product types
+    an admin labels with (the API's own list)."""
     return {
         "apiUrl": api_url.rstrip("/"),
         "apiKey": api_key,
         "stage": stage,
+        "passwordRule": password_rule,
         "productTypes": builtin_taxonomy().to_json(),
     }
 

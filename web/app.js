@@ -538,6 +538,7 @@ async function start() {
     showError(`the page has no configuration (${e.message}); it cannot reach the API`);
     return;
   }
+  if (config.passwordRule) $("password-hint").textContent = `Use ${config.passwordRule}.`;
   wire();
   try {
     session = JSON.parse(sessionStorage.getItem(SESSION_KEY));

@@ -175,6 +175,7 @@ class WebSiteConfigConstruct(Construct):
         api: apigw.RestApi,
         api_key: apigw.IApiKey,
         stage: str,
+        password_rule: str,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -196,7 +197,9 @@ class WebSiteConfigConstruct(Construct):
             ),
             install_latest_aws_sdk=False,
         )
-        config: dict[str, Any] = site_config(api.url, key_value.get_response_field("value"), stage)
+        config: dict[str, Any] = site_config(
+            api.url, key_value.get_response_field("value"), stage, password_rule
+        )
         self.deployment = s3_deployment.BucketDeployment(
             self,
             "Deploy",

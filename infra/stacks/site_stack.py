@@ -13,6 +13,7 @@ from infra.config import StageConfig
 from infra.constructs.web_site_construct import WebSiteConfigConstruct, WebSiteConstruct
 from infra.stacks.api_stack import ApiStack
 from infra.stacks.data_stack import DataStack
+from lambdas.api.password_policy import PasswordPolicy
 
 
 class SiteStack(Stack):
@@ -57,4 +58,8 @@ class SiteConfigStack(Stack):
             api=api.api.api,
             api_key=api.api.api_key,
             stage=config.stage,
+            # The pool's own rule (the user directory construct creates it from the same).
+            password_rule=PasswordPolicy(
+                minimum_length=config.users.password_min_length
+            ).describe(),
         )

@@ -271,7 +271,8 @@ class LocalStack:
             printed=handler_log.printed,
             concurrency=self._concurrency,
             wait_seconds=self._wait_seconds,
-            site=LocalSite(site_config("", api_key, "local")),  # same origin as the API
+            # The page, on the API's origin.
+            site=LocalSite(site_config("", api_key, "local", PASSWORD_POLICY.describe())),
         )
         self._exit.callback(gateway.close)
         self.gateway = gateway

@@ -129,6 +129,8 @@ def test_every_control_has_a_label_and_the_page_is_served_with_its_policy(
     assert answer.headers["x-content-type-options"] == "nosniff"
     config = httpx.get(resources.site_url + "config.json").json()
     assert config["apiKey"] == resources.api_key and len(config["productTypes"]) == 27
+    assert config["passwordRule"].startswith("at least 12 characters")
+    expect(page.locator("#password-hint")).to_have_text(f"Use {config['passwordRule']}.")
 
     unlabelled = page.evaluate(
         """() => [...document.querySelectorAll('input, select, textarea')]
