@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 import inference.server
@@ -48,3 +49,15 @@ def test_ping_and_a_second_prediction_answer_while_one_is_scored(
         finally:
             release.set()
         assert held.result(timeout=20).status_code == 200
+
+
+def test_e5_gives_the_same_embeddings_from_concurrent_threads() -> None:
+    """The pool runs e5 from several threads on one process-wide model."""
+    from prodcat.text_encoder import embed_texts
+
+    texts = [f"Piscine tubulaire {i} x 76 cm, bâche et pompe" for i in range(8)]
+    alone = [embed_texts([t]) for t in texts]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda t: embed_texts([t]), texts * 3))
+    for i, got in enumerate(together):
+        np.testing.assert_array_equal(got, alone[i % len(texts)])
