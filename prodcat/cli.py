@@ -128,6 +128,9 @@ def _is_training_data(model: Any, data_dir: Path) -> bool:
 def cmd_sample(args: argparse.Namespace) -> int:
     from prodcat.sample_catalog import write_sample_catalog
 
+    if args.held_out and args.held_out.resolve() == args.out.resolve():
+        # Training reads every X_*.csv of its directory: the test split would be trained on.
+        raise UsageError("--held-out must be another directory than --out")
     write_sample_catalog(args.out, per_class=args.per_class, seed=args.seed)
     print(f"sample catalog ({args.per_class} listings per class) written to {args.out}")
     if args.held_out:

@@ -105,7 +105,9 @@ def test_sample_catalog_refuses_a_file_and_an_empty_catalog(
     assert not (tmp_path / "c").exists()
 
 
-def test_sample_catalog_writes_a_held_out_split_of_other_listings(tmp_path: Path) -> None:
+def test_sample_catalog_writes_a_held_out_split_of_other_listings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     train, test = tmp_path / "train", tmp_path / "test"
     argv = ["sample-catalog", "--out", str(train), "--per-class", "2", "--held-out", str(test)]
     assert cli([*argv, "--held-out-per-class", "1"]) == 0
@@ -118,6 +120,9 @@ def test_sample_catalog_writes_a_held_out_split_of_other_listings(tmp_path: Path
     assert len(train_ids) == 2 * 27 and len(test_ids) == 27
     assert not train_ids & test_ids
     assert not list(test.glob("X_train.csv")), "the held-out directory holds only its split"
+    assert "--held-out must be another directory" in _error(
+        capsys, ["sample-catalog", "--out", str(train), "--held-out", str(tmp_path / "train/")]
+    )
 
 
 def test_pipeline_start_checks_the_stage_before_calling_aws(
