@@ -124,6 +124,7 @@ def chunks(listings: Iterable[dict[str, Any]], size: int) -> Iterator[list[bytes
 class PartStore(Protocol):
     def read(self, name: str) -> bytes | None: ...
     def write(self, name: str, data: bytes) -> None: ...
+    def remove(self, name: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,9 @@ class DirectoryParts:
         tmp = self.root / f".{name}.tmp"
         tmp.write_bytes(data)
         tmp.replace(self.root / name)  # a crash leaves the old file or the new, never half
+
+    def remove(self, name: str) -> None:
+        (self.root / name).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,10 @@ class S3Parts:
     def write(self, name: str, data: bytes) -> None:  # a PUT is atomic
         bucket, key = self._where(name)
         self.s3.put_object(Bucket=bucket, Key=key, Body=data)
+
+    def remove(self, name: str) -> None:
+        bucket, key = self._where(name)
+        self.s3.delete_object(Bucket=bucket, Key=key)
 
 
 def part_store(out: str | Path, s3: Any = None) -> PartStore:
@@ -197,6 +205,7 @@ def run_batch(
     `classify(lines) -> list[dict]` answers one part (inference.batch.classify_lines).
     """
     summary = BatchSummary(model_version=model_version)
+    store.remove(SUCCESS)  # until this run completes, the output is not known to be whole
     for number, lines in enumerate(chunks(listings, part_rows)):
         name = f"part-{number:05d}"
         digest = hashlib.sha256(b"\n".join(lines)).hexdigest()

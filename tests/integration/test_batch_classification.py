@@ -157,6 +157,11 @@ def test_batch_classifies_a_catalogue_into_parts_and_resumes_after_a_crash(
     calls[:] = []
     again = batch.run_batch(batch.local_catalogue(sample_data), store, classify, "v2", part_rows=20)
     assert again.parts_skipped == 0 and sum(calls) == total
+    # A run that dies takes the previous run's success marker with it: it no longer holds.
+    crash, calls[:] = True, []
+    with pytest.raises(RuntimeError):
+        batch.run_batch(batch.local_catalogue(sample_data), store, classify, "v3", part_rows=20)
+    assert not (tmp_path / "out" / batch.SUCCESS).exists()
 
 
 def test_prodcat_batch_command_end_to_end(
