@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DATA ?= $(if $(wildcard ../shared/data/rakuten/X_train.csv),../shared/data/rakuten,)
 
-.PHONY: install browser demo test lint bench synth images clean
+.PHONY: install browser demo test lint bench cv synth images clean
 CDK_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy AWS_REGION=eu-west-3 AWS_DEFAULT_REGION=eu-west-3
 
 $(STAMP): pyproject.toml
@@ -51,6 +51,11 @@ lint: install
 ## Accuracy, training time, load time, size, latency and throughput as one JSON document.
 bench: install
 	$(PY) -m scripts.bench $(if $(DATA),--data $(DATA),)
+
+## K-fold cross-validation of the whole training, per input mode (top-1, top-3, macro-F1, ECE,
+## the fusion's gain on the same rows, top confusions). HP='text_c=0.3 folds=5' overrides.
+cv: install
+	$(PY) -m scripts.cv --confusions $(if $(DATA),--data $(DATA),) $(foreach kv,$(HP),--hp $(kv))
 
 ## The CloudFormation templates, offline, with the pinned CDK CLI (no credentials, no telemetry).
 ## Exits non-zero on any unacknowledged cdk-nag finding. CDK_ARGS passes CLI options through,

@@ -1,8 +1,9 @@
 """Train a ProductTypeModel on a directory in the challenge format.
 
-Calibration and fusion are fitted on out-of-fold predictions (K-fold over the training data),
-then both heads are refitted on all of it: every labelled row serves both purposes, and no
-test row is ever seen.
+Each head is K-fold: one classifier per fold, their out-of-fold predictions fit the temperatures
+and the fusion, and the shipped head is the folds' average (not a refit on all rows, which would
+be sharper than what was calibrated). Every labelled row serves both purposes; no test row is
+ever seen.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 import platform
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,20 +47,6 @@ def _folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarra
         return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
 
 
-def _out_of_fold(
-    fit_logits: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    n: int,
-    y: np.ndarray,
-    n_classes: int,
-    hp: Hyperparameters,
-) -> np.ndarray:
-    """Logits for each row from a head trained on the other folds."""
-    oof = np.zeros((n, n_classes))
-    for train_idx, test_idx in _folds(y, hp.folds, hp.seed):
-        oof[test_idx] = fit_logits(train_idx, test_idx)
-    return oof
-
-
 def model_version(data_fingerprint: str, hp: Hyperparameters) -> str:
     """`YYYYmmddTHHMMSSZ-<8 hex>`: sortable by time, distinct by data and hyperparameters."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -68,81 +54,126 @@ def model_version(data_fingerprint: str, hp: Hyperparameters) -> str:
     return f"{stamp}-{digest}"
 
 
-def train(
-    data_dir: Path, hp: Hyperparameters | None = None, *, progress: bool = True
-) -> TrainingResult:
-    hp = hp or Hyperparameters()
-    started = time.perf_counter()
+@dataclass
+class TrainingSet:
+    """Labelled listings as arrays: what fitting needs, whatever directory they came from."""
+
+    taxonomy: Taxonomy
+    y: np.ndarray  # class index per listing
+    texts: list[str]  # "" for a listing without text
+    embeddings: np.ndarray  # (N, E5_DIM), zeros without text
+    photos: list[np.ndarray | None]  # photo features, None without a usable photo
+
+    def subset(self, idx: np.ndarray) -> TrainingSet:
+        return TrainingSet(
+            self.taxonomy,
+            self.y[idx],
+            [self.texts[i] for i in idx],
+            self.embeddings[idx],
+            [self.photos[i] for i in idx],
+        )
+
+    @property
+    def text_rows(self) -> np.ndarray:
+        return np.array([i for i, t in enumerate(self.texts) if t], dtype=int)
+
+    @property
+    def image_rows(self) -> np.ndarray:
+        return np.array([i for i, f in enumerate(self.photos) if f is not None], dtype=int)
+
+
+def load_training_set(
+    data_dir: Path, *, progress: bool = True
+) -> tuple[TrainingSet, list[Listing], LoadReport]:
+    """Read, decode and embed a challenge-format directory (the slow, model-independent part)."""
     taxonomy: Taxonomy = load_taxonomy(data_dir)
     listings, report = load_listings(data_dir, taxonomy)
     photo_feats = encode_listing_photos(listings, default_encoder(), report, progress=progress)
     kept = [i for i, x in enumerate(listings) if x.has_text or photo_feats[i] is not None]
     listings = [listings[i] for i in kept]
-    feats = [photo_feats[i] for i in kept]
     report.rows_kept = len(listings)
     if not listings:
         raise ValueError(f"no usable labelled listing in {data_dir}: {report.to_json()}")
+    y = np.array([taxonomy.index_of(int(x.label)) for x in listings])  # type: ignore[arg-type]
+    texts = [x.text for x in listings]
+    return (
+        TrainingSet(taxonomy, y, texts, embed_texts(texts), [photo_feats[i] for i in kept]),
+        listings,
+        report,
+    )
 
-    n_classes = len(taxonomy)
-    y_all = np.array([taxonomy.index_of(int(x.label)) for x in listings])  # type: ignore[arg-type]
-    text_rows = np.array([i for i, x in enumerate(listings) if x.has_text], dtype=int)
-    image_rows = np.array([i for i, x in enumerate(listings) if feats[i] is not None], dtype=int)
-    texts = [listings[i].text for i in text_rows]
-    embeddings = embed_texts(texts) if len(text_rows) else np.zeros((0, 0))
-    images = np.stack([feats[i] for i in image_rows]) if len(image_rows) else None
-    yt, yi = y_all[text_rows], y_all[image_rows]
+
+@dataclass
+class FittedHeads:
+    text_head: TextHead | None
+    image_head: ImageHead | None
+    fusion: Fusion
+    temperatures: dict[str, float]
+
+
+def fit_heads(data: TrainingSet, hp: Hyperparameters) -> FittedHeads:
+    """Both heads, the fusion and the temperatures, from out-of-fold predictions and a refit."""
+    n_classes = len(data.taxonomy)
+    text_rows, image_rows = data.text_rows, data.image_rows
+    texts = [data.texts[i] for i in text_rows]
+    embeddings = data.embeddings[text_rows]
+    images = np.stack([data.photos[i] for i in image_rows]) if len(image_rows) else None
+    yt, yi = data.y[text_rows], data.y[image_rows]
+    n = len(data.y)
 
     text_head = image_head = None
     temps = {"text_only": 1.0, "image_only": 1.0, "text_image": 1.0}
-    text_oof = np.zeros((len(listings), n_classes))
-    image_oof = np.zeros((len(listings), n_classes))
+    text_oof = np.zeros((n, n_classes))
+    image_oof = np.zeros((n, n_classes))
     if len(text_rows):
-
-        def text_fold(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
-            head = TextHead(hp).fit([texts[i] for i in tr], embeddings[tr], yt[tr])
-            return head.logits([texts[i] for i in te], embeddings[te], n_classes)
-
-        logits = _out_of_fold(text_fold, len(text_rows), yt, n_classes, hp)
+        text_head = TextHead(hp)
+        logits = text_head.fit_folds(
+            texts, embeddings, yt, _folds(yt, hp.folds, hp.seed), n_classes
+        )
         temps["text_only"] = fit_temperature(logits, yt)
         text_oof[text_rows] = logits / temps["text_only"]
-        text_head = TextHead(hp).fit(texts, embeddings, yt)
     if images is not None:
-        imgs = images
-
-        def image_fold(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
-            return ImageHead(hp).fit(imgs[tr], yi[tr]).logits(imgs[te], n_classes)
-
-        logits = _out_of_fold(image_fold, len(image_rows), yi, n_classes, hp)
+        image_head = ImageHead(hp)
+        logits = image_head.fit_folds(images, yi, _folds(yi, hp.folds, hp.seed), n_classes)
         temps["image_only"] = fit_temperature(logits, yi)
         image_oof[image_rows] = logits / temps["image_only"]
-        image_head = ImageHead(hp).fit(imgs, yi)
 
     both = np.intersect1d(text_rows, image_rows)
     t_lp, i_lp = log_softmax(text_oof[both], axis=1), log_softmax(image_oof[both], axis=1)
-    fusion = Fusion.fit(t_lp, i_lp, y_all[both])
+    fusion = Fusion.fit(t_lp, i_lp, data.y[both])
     temps["text_image"] = (
-        fit_temperature(fusion.logits(t_lp, i_lp), y_all[both]) if len(both) else 1.0
+        fit_temperature(fusion.logits(t_lp, i_lp), data.y[both]) if len(both) else 1.0
     )
+    return FittedHeads(text_head, image_head, fusion, temps)
 
+
+def train(
+    data_dir: Path, hp: Hyperparameters | None = None, *, progress: bool = True
+) -> TrainingResult:
+    hp = hp or Hyperparameters()
+    started = time.perf_counter()
+    data, listings, report = load_training_set(data_dir, progress=progress)
+    heads = fit_heads(data, hp)
+    n_classes = len(data.taxonomy)
     seconds = time.perf_counter() - started
     model = ProductTypeModel(
-        taxonomy=taxonomy,
+        taxonomy=data.taxonomy,
         hyperparameters=hp,
-        text_head=text_head,
-        image_head=image_head,
-        fusion=fusion,
-        temperatures=temps,
+        text_head=heads.text_head,
+        image_head=heads.image_head,
+        fusion=heads.fusion,
+        temperatures=heads.temperatures,
         metadata={
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "training_seconds": round(seconds, 2),
             "data": {
                 **report.to_json(),
-                "rows_text": len(text_rows),
-                "rows_photo": len(image_rows),
-                "rows_text_and_photo": len(both),
+                "rows_text": len(data.text_rows),
+                "rows_photo": len(data.image_rows),
+                "rows_text_and_photo": len(np.intersect1d(data.text_rows, data.image_rows)),
                 "class_counts": {
-                    str(taxonomy.codes[c]): int(n)
-                    for c, n in enumerate(np.bincount(y_all, minlength=n_classes))
+                    str(data.taxonomy.codes[c]): int(k)
+                    for c, k in enumerate(np.bincount(data.y, minlength=n_classes))
                 },
                 "fingerprint": _fingerprint(listings),
             },

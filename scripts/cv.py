@@ -1,0 +1,146 @@
+"""K-fold cross-validation of the whole training procedure, per input mode.
+
+Each outer fold trains exactly what `prodcat train` trains (inner folds for the temperatures
+and the fusion included) on the other folds, then scores its held-out rows in each mode:
+text only (rows with text), photo only (rows with a photo), text and photo (rows with both),
+plus text alone on the rows that have both, so the fusion's gain is measured on the same rows.
+Out-of-fold predictions are pooled before scoring.
+
+    make cv                       # or: python -m scripts.cv --data DIR [--hp text_c=0.3 ...]
+
+Photo features and e5 embeddings are cached under `.work/cv/` (keyed by the data files and
+the backbone), so repeated runs spend their time fitting, not encoding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import pickle
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prodcat.image_encoder import weights_sha256
+from prodcat.metrics import classification_metrics
+from prodcat.model import Hyperparameters, ProductTypeModel
+from prodcat.report import top_confusions
+from prodcat.training import TrainingSet, _folds, fit_heads, load_training_set
+
+MODES = ("text_only", "image_only", "text_image", "text_only_on_text_image_rows")
+
+
+def _data_key(data_dir: Path) -> str:
+    h = hashlib.sha256(weights_sha256().encode())
+    for name in ("X_train.csv", "Y_train.csv", "images_only.csv", "categories.csv"):
+        f = data_dir / name
+        if f.is_file():
+            h.update(name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cached_training_set(data_dir: Path, cache_dir: Path) -> TrainingSet:
+    path = cache_dir / f"{_data_key(data_dir)}.pkl"
+    if path.is_file():
+        with path.open("rb") as f:
+            data: TrainingSet = pickle.load(f)  # our own cache, written below
+        return data
+    data, _, _ = load_training_set(data_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        pickle.dump(data, f)
+    return data
+
+
+def _mode_inputs(
+    data: TrainingSet, mode: str
+) -> tuple[np.ndarray, list[str], list[np.ndarray | None]]:
+    has_text = np.array([bool(t) for t in data.texts])
+    has_photo = np.array([f is not None for f in data.photos])
+    rows = {
+        "text_only": has_text,
+        "image_only": has_photo,
+        "text_image": has_text & has_photo,
+        "text_only_on_text_image_rows": has_text & has_photo,
+    }[mode]
+    idx = np.where(rows)[0]
+    use_text, use_photo = mode != "image_only", mode == "text_image" or mode == "image_only"
+    texts = [data.texts[i] if use_text else "" for i in idx]
+    photos = [data.photos[i] if use_photo else None for i in idx]
+    return idx, texts, photos
+
+
+def cross_validate(data: TrainingSet, hp: Hyperparameters, folds: int) -> dict[str, Any]:
+    n_classes = len(data.taxonomy)
+    probs = {m: np.zeros((len(data.y), n_classes)) for m in MODES}
+    seen = {m: np.zeros(len(data.y), dtype=bool) for m in MODES}
+    fit_seconds = []
+    for train_idx, test_idx in _folds(data.y, folds, hp.seed + 1000):
+        started = time.perf_counter()
+        heads = fit_heads(data.subset(train_idx), hp)
+        fit_seconds.append(time.perf_counter() - started)
+        print(
+            f"fold {len(fit_seconds)}/{folds}: fitted in {fit_seconds[-1]:.0f} s", file=sys.stderr
+        )
+        model = ProductTypeModel(
+            data.taxonomy, hp, heads.text_head, heads.image_head, heads.fusion, heads.temperatures
+        )
+        test = data.subset(test_idx)
+        for mode in MODES:
+            idx, texts, photos = _mode_inputs(test, mode)
+            if len(idx) == 0:
+                continue
+            p, _ = model.predict_proba(texts, photos, test.embeddings[idx])
+            probs[mode][test_idx[idx]] = p
+            seen[mode][test_idx[idx]] = True
+    out: dict[str, Any] = {"folds": folds, "fit_seconds_median": statistics.median(fit_seconds)}
+    for mode in MODES:
+        rows = np.where(seen[mode])[0]
+        out[mode] = classification_metrics(probs[mode][rows], data.y[rows], n_classes)
+    out["fusion_gain"] = out["text_image"].get("accuracy", 0.0) - out[
+        "text_only_on_text_image_rows"
+    ].get("accuracy", 0.0)
+    out["_predictions"] = {m: (data.y[seen[m]], probs[m][seen[m]]) for m in MODES}
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/rakuten"))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--hp", action="append", default=[], help="NAME=VALUE, repeatable")
+    parser.add_argument("--cache", type=Path, default=Path(".work/cv"))
+    parser.add_argument("--confusions", action="store_true", help="print the top confusions")
+    args = parser.parse_args(argv)
+    hp = Hyperparameters.from_json(dict(kv.split("=", 1) for kv in args.hp))
+    data = cached_training_set(args.data, args.cache)
+    result = cross_validate(data, hp, args.folds)
+    predictions = result.pop("_predictions")
+    result = {
+        k: {m: round(v, 4) if isinstance(v, float) else v for m, v in val.items()}
+        if isinstance(val, dict)
+        else round(val, 4)
+        if isinstance(val, float)
+        else val
+        for k, val in result.items()
+    }
+    if args.confusions:
+        result["top_confusions"] = {
+            m: [
+                f"{t.code} {t.name_en} -> {p.code} {p.name_en}: {n}"
+                for t, p, n, _ in top_confusions(
+                    predictions[m][0], predictions[m][1], data.taxonomy
+                )
+            ]
+            for m in MODES[:3]
+        }
+    print(json.dumps({"hyperparameters": args.hp, **result}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
