@@ -72,8 +72,11 @@ def create_app(model_dir: Path | None = None) -> FastAPI:
     @app.post("/invocations")
     async def invocations(request: Request) -> Any:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype in batch.JSON_LINES_TYPES:
-            return batch.answer(await request.body(), predictor, POLICY, photos)
+        if ctype in batch.JSON_LINES_TYPES:  # a Batch Transform mini-batch: in the pool too
+            body = await request.body()
+            return await asyncio.get_running_loop().run_in_executor(
+                pool, batch.answer, body, predictor, POLICY, photos
+            )
         if ctype != "application/json":
             return _error(
                 415,
