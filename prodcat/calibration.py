@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax
 
 
@@ -23,3 +23,55 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return np.exp(log_softmax(logits / temperature, axis=1))
+
+
+# Top-1 (top-label) Platt scaling, after the temperature. One temperature cannot fit an SVM's
+# scores at both ends: cross-validated on the dev data the text head was underconfident below
+# 0.5 (0.17 said, 0.37 right) and overconfident at the top (0.985 said, 0.949 right), ECE 0.054
+# at the best temperature. A two-parameter map of the top-1 probability's logit fixes both
+# (ECE 0.012-0.016, cross-fitted); the other classes share the rest in their old proportions,
+# so the ranking and the sum stay.
+IDENTITY = (1.0, 0.0)
+_EPS = 1e-6
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def fit_top1(probs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(a, b) of  c' = sigmoid(a * logit(c) + b)  for the top-1 probability c, by log-loss on
+    whether the top-1 class is right; the identity without data or with one outcome only."""
+    correct = probs.argmax(axis=1) == y
+    if len(y) == 0 or correct.all() or not correct.any():
+        return IDENTITY
+    x = _logit(probs.max(axis=1))
+    # A slope bounded above 0: the map must keep more confident meaning more likely right.
+    res = minimize(
+        lambda w: float(np.mean(np.logaddexp(0.0, -(2 * correct - 1) * (w[0] * x + w[1])))),
+        np.array(IDENTITY),
+        method="L-BFGS-B",
+        bounds=[(0.05, 20.0), (-10.0, 10.0)],
+    )
+    return float(res.x[0]), float(res.x[1])
+
+
+def recalibrate_top1(probs: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
+    """Probabilities with the top-1 mapped by `fit_top1`'s (a, b), the rest rescaled to sum 1.
+
+    The new top-1 never drops below the second class's new probability, so the order stays.
+    """
+    if len(probs) == 0 or tuple(ab) == IDENTITY:
+        return probs
+    rows = np.arange(len(probs))
+    top = probs.argmax(axis=1)
+    c = probs[rows, top]
+    second = np.partition(probs, -2, axis=1)[:, -2] if probs.shape[1] > 1 else np.zeros(len(c))
+    new = 1.0 / (1.0 + np.exp(-(ab[0] * _logit(c) + ab[1])))
+    # top' >= second' = second * (1 - top') / (1 - c)  <=>  top' >= second / (1 - c + second)
+    # (a hair above, so that a tie cannot hand the top to a class listed earlier)
+    new = np.maximum(new, np.minimum(second / np.maximum(1.0 - c + second, _EPS) + 1e-9, 1.0))
+    out = probs * ((1.0 - new) / np.maximum(1.0 - c, _EPS))[:, None]
+    out[rows, top] = new
+    return out

@@ -28,6 +28,7 @@ from sklearn.pipeline import make_pipeline, make_union
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from prodcat.calibration import recalibrate_top1
 from prodcat.image_encoder import BACKBONE, weights_sha256
 from prodcat.taxonomy import Taxonomy
 from prodcat.text_encoder import E5_DIM, embed_texts
@@ -257,6 +258,9 @@ class ProductTypeModel:
     temperatures: dict[str, float]
     version: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Per mode, after the temperature: (a, b) of the top-1 Platt map (calibration.fit_top1).
+    # Absent (models from before it): the temperature alone.
+    top1: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def n_classes(self) -> int:
@@ -314,6 +318,10 @@ class ProductTypeModel:
             else:
                 lp = text_lp[i] if mode == "text_only" else image_lp[i]
             out[i] = np.exp(lp)
+        for mode, ab in self.top1.items():
+            rows = [i for i, m in enumerate(modes) if m == mode]
+            if rows:
+                out[rows] = recalibrate_top1(out[rows], ab)
         return out, modes
 
     # --- persistence -------------------------------------------------------------------------
@@ -331,6 +339,7 @@ class ProductTypeModel:
             "hyperparameters": asdict(self.hyperparameters),
             "fusion": asdict(self.fusion),
             "temperatures": self.temperatures,
+            "top1_calibration": {k: list(v) for k, v in self.top1.items()},
             "image_backbone": {"name": BACKBONE, "sha256": weights_sha256()},
             "metadata": self.metadata,
         }
@@ -359,4 +368,8 @@ class ProductTypeModel:
             temperatures={k: float(v) for k, v in manifest["temperatures"].items()},
             version=manifest["model_version"],
             metadata=manifest.get("metadata", {}),
+            top1={
+                k: (float(v[0]), float(v[1]))
+                for k, v in manifest.get("top1_calibration", {}).items()
+            },
         )

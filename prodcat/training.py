@@ -12,16 +12,14 @@ import hashlib
 import logging
 import platform
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from scipy.special import log_softmax
-from sklearn.model_selection import StratifiedKFold
 
-from prodcat.calibration import fit_temperature
+from prodcat.calibration import fit_temperature, fit_top1, softmax
 from prodcat.data import Listing, LoadReport, load_listings
 from prodcat.features import encode_listing_photos
 from prodcat.image_encoder import default_encoder
@@ -40,11 +38,22 @@ class TrainingResult:
 
 
 def _folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified K folds: each class's rows, shuffled, dealt round the folds in turn.
+
+    Dealt by hand rather than by StratifiedKFold, which warns (UserWarning, "the least
+    populated class...") whenever a class has fewer rows than folds: normal for rare
+    classes, and a warnings filter around it is not thread-safe. Each class continues the
+    deal where the previous one stopped, so small classes do not all land in fold 0.
+    """
     k = max(2, min(k, int(np.bincount(y).max())))
-    with warnings.catch_warnings():
-        # Rare classes have fewer rows than folds: sklearn warns, the split is still valid.
-        warnings.simplefilter("ignore", UserWarning)
-        return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(len(y), dtype=int)
+    start = 0
+    for c in np.unique(y):
+        rows = rng.permutation(np.flatnonzero(y == c))
+        fold_of[rows] = (start + np.arange(len(rows))) % k
+        start = (start + len(rows)) % k
+    return [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)]
 
 
 def model_version(data_fingerprint: str, hp: Hyperparameters) -> str:
@@ -109,6 +118,7 @@ class FittedHeads:
     image_head: ImageHead | None
     fusion: Fusion
     temperatures: dict[str, float]
+    top1: dict[str, tuple[float, float]]
 
 
 def fit_heads(data: TrainingSet, hp: Hyperparameters) -> FittedHeads:
@@ -123,6 +133,7 @@ def fit_heads(data: TrainingSet, hp: Hyperparameters) -> FittedHeads:
 
     text_head = image_head = None
     temps = {"text_only": 1.0, "image_only": 1.0, "text_image": 1.0}
+    top1: dict[str, tuple[float, float]] = {}
     text_oof = np.zeros((n, n_classes))
     image_oof = np.zeros((n, n_classes))
     if len(text_rows):
@@ -132,19 +143,22 @@ def fit_heads(data: TrainingSet, hp: Hyperparameters) -> FittedHeads:
         )
         temps["text_only"] = fit_temperature(logits, yt)
         text_oof[text_rows] = logits / temps["text_only"]
+        top1["text_only"] = fit_top1(softmax(text_oof[text_rows]), yt)
     if images is not None:
         image_head = ImageHead(hp)
         logits = image_head.fit_folds(images, yi, _folds(yi, hp.folds, hp.seed), n_classes)
         temps["image_only"] = fit_temperature(logits, yi)
         image_oof[image_rows] = logits / temps["image_only"]
+        top1["image_only"] = fit_top1(softmax(image_oof[image_rows]), yi)
 
     both = np.intersect1d(text_rows, image_rows)
     t_lp, i_lp = log_softmax(text_oof[both], axis=1), log_softmax(image_oof[both], axis=1)
     fusion = Fusion.fit(t_lp, i_lp, data.y[both])
-    temps["text_image"] = (
-        fit_temperature(fusion.logits(t_lp, i_lp), data.y[both]) if len(both) else 1.0
-    )
-    return FittedHeads(text_head, image_head, fusion, temps)
+    if len(both):
+        fused = fusion.logits(t_lp, i_lp)
+        temps["text_image"] = fit_temperature(fused, data.y[both])
+        top1["text_image"] = fit_top1(softmax(fused, temps["text_image"]), data.y[both])
+    return FittedHeads(text_head, image_head, fusion, temps, top1)
 
 
 def train(
@@ -163,6 +177,7 @@ def train(
         image_head=heads.image_head,
         fusion=heads.fusion,
         temperatures=heads.temperatures,
+        top1=heads.top1,
         metadata={
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "training_seconds": round(seconds, 2),

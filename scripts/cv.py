@@ -88,7 +88,13 @@ def cross_validate(data: TrainingSet, hp: Hyperparameters, folds: int) -> dict[s
             f"fold {len(fit_seconds)}/{folds}: fitted in {fit_seconds[-1]:.0f} s", file=sys.stderr
         )
         model = ProductTypeModel(
-            data.taxonomy, hp, heads.text_head, heads.image_head, heads.fusion, heads.temperatures
+            data.taxonomy,
+            hp,
+            heads.text_head,
+            heads.image_head,
+            heads.fusion,
+            heads.temperatures,
+            top1=heads.top1,
         )
         test = data.subset(test_idx)
         for mode in MODES:

@@ -62,3 +62,26 @@ def test_image_head_out_of_fold_logits_come_from_models_that_did_not_see_the_row
         oof[0], np.log(alone.predict_proba(scaler.transform(x[:1]))[0]), rtol=1e-6
     )
     np.testing.assert_allclose(np.exp(head.logits(x, 4)).sum(axis=1), 1.0)
+
+
+def test_folds_are_stratified_deterministic_and_silent_about_rare_classes() -> None:
+    import warnings
+
+    from prodcat.training import _folds
+
+    y = np.array([0] * 50 + [1] * 23 + [2] * 3 + [3])  # classes 2 and 3 have fewer rows than folds
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # StratifiedKFold warned here
+        folds = _folds(y, 5, seed=0)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, _folds(y, 5, seed=0), strict=True))
+    held_out = np.concatenate([te for _, te in folds])
+    assert sorted(held_out.tolist()) == list(range(len(y)))  # each row held out once
+    for tr, te in folds:
+        assert len(np.intersect1d(tr, te)) == 0 and len(tr) + len(te) == len(y)
+        assert np.bincount(y[te], minlength=4)[0] == 10  # 50 rows of class 0: 10 per fold
+        assert np.bincount(y[te], minlength=4)[1] in (4, 5)
+    # The three rows of class 2 land in three different folds.
+    assert len({k for k, (_, te) in enumerate(folds) if np.any(y[te] == 2)}) == 3
+    assert not all(
+        np.array_equal(a[1], b[1]) for a, b in zip(folds, _folds(y, 5, seed=1), strict=True)
+    )
