@@ -26,10 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from prodcat.data import LoadReport
+from prodcat.evaluation import Evaluation
 from prodcat.image_encoder import weights_sha256
 from prodcat.metrics import classification_metrics
 from prodcat.model import Hyperparameters, ProductTypeModel
-from prodcat.report import top_confusions
+from prodcat.report import top_confusions, write_report
 from prodcat.training import TrainingSet, _folds, fit_heads, load_training_set
 
 MODES = ("text_only", "image_only", "text_image", "text_only_on_text_image_rows")
@@ -112,6 +114,7 @@ def cross_validate(data: TrainingSet, hp: Hyperparameters, folds: int) -> dict[s
         "text_only_on_text_image_rows"
     ].get("accuracy", 0.0)
     out["_predictions"] = {m: (data.y[seen[m]], probs[m][seen[m]]) for m in MODES}
+    out["_model"] = model  # the last fold's: the report reads its taxonomy
     return out
 
 
@@ -122,11 +125,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hp", action="append", default=[], help="NAME=VALUE, repeatable")
     parser.add_argument("--cache", type=Path, default=Path(".work/cv"))
     parser.add_argument("--confusions", action="store_true", help="print the top confusions")
+    parser.add_argument(
+        "--report", type=Path, default=None, help="also write report.md and PNGs of the CV here"
+    )
     args = parser.parse_args(argv)
     hp = Hyperparameters.from_json(dict(kv.split("=", 1) for kv in args.hp))
     data = cached_training_set(args.data, args.cache)
     result = cross_validate(data, hp, args.folds)
     predictions = result.pop("_predictions")
+    model = result.pop("_model")
+    if args.report:
+        model.version = f"cross-validation ({args.folds} folds, {' '.join(args.hp) or 'defaults'})"
+        metrics = {m: result[m] for m in MODES[:3]}
+        args.report.mkdir(parents=True, exist_ok=True)
+        write_report(Evaluation(metrics, {}, predictions, LoadReport()), model, args.report)
     result = {
         k: {m: round(v, 4) if isinstance(v, float) else v for m, v in val.items()}
         if isinstance(val, dict)
