@@ -41,6 +41,21 @@ def test_a_local_run_deploys_a_model_the_api_then_serves(tmp_path: Path) -> None
                 .get_object(Bucket=r.bucket, Key="models/production/metrics.json")["Body"]
                 .read()
             )
+            # The catalogue, reclassified by the model just deployed (the Batch Transform runs
+            # in process on the serving code): one answer line per catalogue line, in order.
+            assert entered.index("ApproveChallenger") < entered.index("ReclassifyCatalogue")
+            s3 = boto3.client("s3")
+            predictions = f"models/predictions/{production['model_version']}/"
+            asked = s3.get_object(Bucket=r.bucket, Key=f"{predictions}input/part-00000.jsonl")
+            answered = s3.get_object(
+                Bucket=r.bucket, Key=f"{predictions}output/part-00000.jsonl.out"
+            )
+            lines = [json.loads(x) for x in asked["Body"].read().splitlines()]
+            answers = [json.loads(x) for x in answered["Body"].read().splitlines()]
+            assert [a["id"] for a in answers] == [x["id"] for x in lines] and lines
+            assert {a["model_version"] for a in answers} == {production["model_version"]}
+            assert any(a.get("modalities") == ["text", "photo"] for a in answers)
+            assert not [a for a in answers if "error" in a]
             answer = api.post("/predict", json=listing, headers=token)
             assert answer.status_code == 200
             assert answer.json()["model_version"] == production["model_version"]
