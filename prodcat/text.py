@@ -29,13 +29,17 @@ def clean_text(raw: str | None) -> str:
             break
         text = unescaped
     text = _TAG.sub(" ", text)
-    text = unicodedata.normalize("NFC", text)
-    # Soft hyphens and joiners sit inside words: drop them. Other control and format
-    # characters (zero-width space included) separate words: make them spaces.
-    text = "".join(
-        "" if ch in _INSIDE_WORDS else " " if unicodedata.category(ch)[0] == "C" else ch
-        for ch in text
-    )
+    # Whitespace runs to one space first: the result is the same (they end up one space either
+    # way), and most texts are then printable, so the per-character pass below is skipped:
+    # 0.18 -> 0.09 CPU-ms per listing of the dev data, a sixth of the fast profile's cost.
+    text = _SPACE.sub(" ", unicodedata.normalize("NFC", text))
+    if not text.isprintable():  # False for every control, format and unassigned character
+        # Soft hyphens and joiners sit inside words: drop them. Other control and format
+        # characters (zero-width space included) separate words: make them spaces.
+        text = "".join(
+            "" if ch in _INSIDE_WORDS else " " if unicodedata.category(ch)[0] == "C" else ch
+            for ch in text
+        )
     return _SPACE.sub(" ", text).strip()
 
 
