@@ -218,10 +218,7 @@ def main() -> None:
         return lambda bodies: p.predict([Request.model_validate(b) for b in bodies])
 
     per_core = {
-        profile: {
-            mode: tp.measure(run_with(p), reqs, batch=32)
-            for mode, reqs in bodies.items()
-        }
+        profile: {mode: tp.measure(run_with(p), reqs, batch=32) for mode, reqs in bodies.items()}
         for profile, p in profiles.items()
     }
     single = {
