@@ -57,6 +57,11 @@ class Hyperparameters:
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
 
+    @property
+    def uses_e5(self) -> bool:
+        """Whether the text head reads e5 embeddings (the fast profile and a zero weight do not)."""
+        return self.profile != "fast" and self.e5_weight != 0
+
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Hyperparameters:
         defaults = cls()
@@ -73,7 +78,7 @@ class TextHead:
     def __init__(self, hp: Hyperparameters) -> None:
         fast = hp.profile == "fast"
         # A zero weight makes the embedding's columns empty: text_log_proba skips e5.
-        self.e5_weight = 0.0 if fast else hp.e5_weight
+        self.e5_weight = hp.e5_weight if hp.uses_e5 else 0.0
         words = TfidfVectorizer(
             sublinear_tf=True,
             ngram_range=(1, 2),

@@ -3,6 +3,8 @@ no e5 where the profile has none, and a clear refusal of an unknown profile."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.sparse import csr_matrix, hstack
@@ -93,3 +95,20 @@ def test_an_unknown_profile_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="profile must be one of default, fast, not 'turbo'"):
         Hyperparameters.from_json({"profile": "turbo"})
     assert Hyperparameters.from_json({"profile": "fast"}).profile == "fast"
+
+
+def test_training_the_fast_profile_never_embeds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import prodcat.training
+    from prodcat.sample_catalog import write_sample_catalog
+
+    def no_e5(texts: list[str]) -> np.ndarray:
+        raise AssertionError("training the fast profile must not embed")
+
+    monkeypatch.setattr(prodcat.training, "embed_texts", no_e5)
+    catalog = write_sample_catalog(tmp_path / "catalog", per_class=3, photo_share=0.0)
+    result = prodcat.training.train(catalog, Hyperparameters(profile="fast"), progress=False)
+    assert result.model.text_head is not None and result.model.text_head.e5_weight == 0.0
+    assert not Hyperparameters(profile="fast").uses_e5 and not Hyperparameters(e5_weight=0).uses_e5
+    assert Hyperparameters().uses_e5
