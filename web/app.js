@@ -38,7 +38,8 @@ function describe(status, data, signedIn) {
   // The API's own message, in its words, with the fields at fault when it names them.
   let message = data && typeof data.message === "string" ? data.message : "";
   if (status === 401 && signedIn) {
-    message = `${message || "Unauthorized"}: your session has ended, please sign in again.`;
+    // The API's 401 tells a developer which header to send; a seller needs to sign in again.
+    message = "Your session has ended: please sign in again.";
   } else if (!message) {
     message = `The API answered ${status} without an explanation.`;
   }
