@@ -46,19 +46,6 @@ class Users:
 
 
 @pytest.fixture(scope="module")
-def stack(model_dir: Path) -> Iterator[LocalStack]:
-    # Generous throttling here: the throttle itself is tested on its own gateway below.
-    with LocalStack(model_dir, throttle=TokenBucket(rate=1000, burst=1000)) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def resources(stack: LocalStack) -> LocalResources:
-    assert stack.resources is not None
-    return stack.resources
-
-
-@pytest.fixture(scope="module")
 def http(resources: LocalResources) -> Iterator[httpx.Client]:
     with httpx.Client(
         base_url=resources.api_url, headers={"x-api-key": resources.api_key}, timeout=60

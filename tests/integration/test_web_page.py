@@ -22,7 +22,6 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwright
 
-from lambdas.local.gateway import TokenBucket
 from lambdas.local.stack import LocalResources, LocalStack
 from prodcat.sample_catalog import draw_photo
 
@@ -42,18 +41,6 @@ def chromium_path() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return found
-
-
-@pytest.fixture(scope="module")
-def stack(model_dir: Path) -> Iterator[LocalStack]:
-    with LocalStack(model_dir, throttle=TokenBucket(rate=1000, burst=1000)) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def resources(stack: LocalStack) -> LocalResources:
-    assert stack.resources is not None
-    return stack.resources
 
 
 @pytest.fixture(scope="module")
