@@ -118,9 +118,11 @@ def test_the_request_deadline_cuts_retries_and_queues_what_it_could_not_write(
     api: Api, slow: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Botocore's backoff at its longest (1 s before S3's retry), and a 6 s budget: the photo's
-    # S3 write gets one attempt (2 s: 1 s waiting for 100-continue, 1 s read), then there is no
-    # time for its retry (4.5 s with the queue's share), for the capture's write (5.5 s) or the
-    # request log's (3.55 s): every record goes straight to the queue, in time.
+    # S3 write gets at most one attempt (2 s: 1 s waiting for 100-continue, 1 s read), then
+    # there is no time for its retry (4.5 s with the queue's share) or the capture's write
+    # (5.5 s): both go to the queue, in time. The request log (DynamoDB, not stalled) needs
+    # 3.55 s: written or queued depending on how long the model and that first attempt took
+    # (a loaded machine skips the attempt and has time for it), never lost.
     monkeypatch.setattr(retryhandler, "random", SimpleNamespace(random=lambda: 1.0))
     monkeypatch.setattr(clients, "REQUEST_BUDGET_SECONDS", 6.0)
     use_endpoint(api, monkeypatch, "s3", slow)
@@ -129,5 +131,9 @@ def test_the_request_deadline_cuts_retries_and_queues_what_it_could_not_write(
     )
     assert status == 200, body
     assert took <= 6.0
-    assert queued_kinds(api) == ["capture", "capture_photo", "request_log"]
+    kinds = queued_kinds(api)
+    assert [k for k in kinds if k != "request_log"] == ["capture", "capture_photo"]
+    status, _, logs = api.call("GET", "/logs")
+    logged = [i["prediction_id"] for i in logs["items"]] == [body["prediction_id"]]
+    assert status == 200 and (logged or "request_log" in kinds), (kinds, logs)
     print(f"6 s budget, stalled bucket, POST /predict with a photo: 200 after {took:.2f} s")
