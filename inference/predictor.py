@@ -12,17 +12,17 @@ from pathlib import Path
 import numpy as np
 
 from inference.schema import Listing, Prediction, ProductType
-from prodcat.image_encoder import ImageEncoder, default_encoder
+from prodcat.image_encoder import PhotoEncoder, serving_encoder
 from prodcat.model import ProductTypeModel
 from prodcat.photos import decode_photo
 from prodcat.text import listing_text
 
 
 class Predictor:
-    def __init__(self, model_dir: Path, encoder: ImageEncoder | None = None) -> None:
+    def __init__(self, model_dir: Path, encoder: PhotoEncoder | None = None) -> None:
         started = time.perf_counter()
         self.model = ProductTypeModel.load(model_dir)
-        self.encoder = encoder or default_encoder()
+        self.encoder = encoder or serving_encoder()
         self.load_seconds = time.perf_counter() - started
 
     def features(self, listings: list[Listing]) -> tuple[list[str], list[np.ndarray | None]]:

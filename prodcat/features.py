@@ -6,7 +6,7 @@ import numpy as np
 from tqdm import tqdm
 
 from prodcat.data import Listing, LoadReport
-from prodcat.image_encoder import ImageEncoder, encode_photo_files
+from prodcat.image_encoder import PhotoEncoder, encode_photo_files
 
 # Photos per forward pass. Small batches are cheaper on CPU: at 32 each batch's activations
 # (tens of MB) are mapped and unmapped by malloc every layer, and the page faults cost more
@@ -16,7 +16,7 @@ PHOTO_BATCH = 2
 
 
 def encode_listing_photos(
-    listings: list[Listing], encoder: ImageEncoder, report: LoadReport, *, progress: bool = True
+    listings: list[Listing], encoder: PhotoEncoder, report: LoadReport, *, progress: bool = True
 ) -> list[np.ndarray | None]:
     """Features per listing (None without a usable photo), aligned with `listings`.
 

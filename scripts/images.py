@@ -5,8 +5,9 @@ recipe of ../shared/containers.md) and docker on GitHub Actions (`--engine docke
 `docker build` and `docker run`). What a passing run proves:
 
 - Both Dockerfiles build from the build context `cdk deploy` stages (the allowlist of
-  infra/constructs/model_images_construct.py), with the pins of pyproject.toml and CPU-only torch
-  (checked inside each image), on Python 3.11.
+  infra/constructs/model_images_construct.py), with the pins of pyproject.toml, on Python 3.11
+  (checked inside each image): the jobs image with CPU-only torch, the serving image without
+  torch, its photo encoder on onnxruntime, exported in its build stage from the pinned weights.
 - Jobs image, chained as the retraining pipeline chains them: `prepare` on a raw zone seeded with
   `prodcat sample-catalog` data, `train` on prepare's train split, `evaluate` on the model.tar.gz
   and test split, `drift` on the traffic the serving image answered. Each runs with the
@@ -399,18 +400,28 @@ def _normalize(name: str) -> str:
 
 
 INSPECT = """
-import importlib.metadata as md, json, os, sys, torch
-print(json.dumps({
+import importlib.metadata as md, importlib.util, json, os, sys
+found = {
     "uid": os.getuid(),
     "python": "%d.%d" % sys.version_info[:2],
-    "torch_cuda": torch.version.cuda,
+    "torch": importlib.util.find_spec("torch") is not None,
     "versions": {d.metadata["Name"]: d.version for d in md.distributions()},
-}))
+}
+if found["torch"]:
+    import torch
+    found["torch_cuda"] = torch.version.cuda
+if os.environ.get("PRODCAT_PHOTO_ENCODER"):
+    from prodcat.image_encoder import serving_encoder
+    encoder = serving_encoder()
+    found["encoder"] = {"class": type(encoder).__name__, **encoder.manifest}
+print(json.dumps(found))
 """
 
 
 def check_image(engine: Engine, image: Image) -> dict[str, Any]:
-    """Inside the image: Python 3.11, CPU torch without CUDA libraries, pyproject's pins."""
+    """Inside the image: Python 3.11 and pyproject's pins; the jobs image with CPU torch (no
+    CUDA libraries), the serving image without torch, its photo encoder on onnxruntime from
+    the exported file its sidecar describes (checked as the server loads it)."""
     out = sh(
         engine.cli(
             "run", "--rm", "--name", engine.name_for(f"inspect-{image.name}"),
@@ -420,9 +431,27 @@ def check_image(engine: Engine, image: Image) -> dict[str, Any]:
     found = json.loads(out.strip().splitlines()[-1])
     versions = {_normalize(k): v for k, v in found["versions"].items()}
     check(found["python"] == "3.11", f"{image.name}: Python {found['python']}, not 3.11")
-    check(found["torch_cuda"] is None, f"{image.name}: torch built for CUDA {found['torch_cuda']}")
     cuda = sorted(n for n in versions if n.startswith(("nvidia-", "triton")))
     check(not cuda, f"{image.name}: CUDA packages installed: {cuda}")
+    if image is SERVING:
+        check(not found["torch"], "serving: torch is installed (the encoder runs on onnxruntime)")
+        encoder = found.get("encoder") or {}
+        check(
+            encoder.get("class") == "OnnxEncoder",
+            f"serving: the photo encoder is {encoder.get('class')}, not OnnxEncoder",
+        )
+        from prodcat.image_encoder import weights_sha256
+
+        check(
+            encoder.get("weights_sha256") == weights_sha256(),
+            f"serving: ONNX exported from weights {encoder.get('weights_sha256')}, "
+            f"not the pinned ones ({weights_sha256()})",
+        )
+    else:
+        check(found["torch"], f"{image.name}: no torch")
+        check(
+            found["torch_cuda"] is None, f"{image.name}: torch built for CUDA {found['torch_cuda']}"
+        )
     wrong = {
         name: (want, versions.get(name))
         for name, want in pinned_requirements(image.extra).items()
@@ -1152,7 +1181,8 @@ def main(argv: list[str] | None = None) -> int:
             check_image(engine, image)
             size = engine.image_size(image.tag)
             summary[image.name] = {"tag": image.tag, "bytes": size, "build_s": round(seconds, 1)}
-            log(f"{image.tag}: {_gb(size)}, built in {seconds:.1f} s; Python 3.11, CPU torch, pins")
+            what = "no torch, ONNX encoder" if image is SERVING else "CPU torch"
+            log(f"{image.tag}: {_gb(size)}, built in {seconds:.1f} s; Python 3.11, {what}, pins")
 
         run = fresh_dir(WORK / "run")
         definitions = load_definitions()

@@ -18,7 +18,7 @@ from inference.predictor import Predictor
 from inference.schema import Listing as Request
 from prodcat.data import load_listings
 from prodcat.features import encode_listing_photos
-from prodcat.image_encoder import default_encoder
+from prodcat.image_encoder import ONNX_TOLERANCE, OnnxEncoder, default_encoder
 from prodcat.model import ProductTypeModel
 from prodcat.photos import MAX_PHOTO_BYTES
 from prodcat.sample_catalog import draw_photo
@@ -147,7 +147,17 @@ def test_training_and_serving_build_identical_features(sample_data: Path, model_
         )
         for x in sample
     ]
-    serve_texts, serve_feats = Predictor(model_dir).features(requests)
+    predictor = Predictor(model_dir)
+    serve_texts, serve_feats = predictor.features(requests)
     assert serve_texts == [x.text for x in sample]
+    # Training encodes on torch, serving on onnxruntime (prodcat.image_encoder): the same
+    # features within the stated tolerance, and the same top-5.
+    assert isinstance(predictor.encoder, OnnxEncoder)
     for a, b in zip(train_feats, serve_feats, strict=True):
-        np.testing.assert_array_equal(a, b)
+        assert a is not None and b is not None
+        np.testing.assert_allclose(a, b, rtol=0, atol=ONNX_TOLERANCE)
+    trained, _ = model.predict_proba(serve_texts, list(train_feats))
+    served, _ = model.predict_proba(serve_texts, serve_feats)
+    np.testing.assert_array_equal(
+        np.argsort(-trained, axis=1)[:, :5], np.argsort(-served, axis=1)[:, :5]
+    )

@@ -10,13 +10,13 @@ import pytest
 
 from prodcat.data import Listing, LoadReport, load_listings
 from prodcat.features import encode_listing_photos
-from prodcat.image_encoder import FEATURE_DIM, ImageEncoder, default_encoder
+from prodcat.image_encoder import FEATURE_DIM, TorchEncoder, default_encoder
 from prodcat.photos import decode_photo
 from prodcat.taxonomy import builtin_taxonomy
 
 
 @pytest.fixture(scope="module")
-def encoder() -> ImageEncoder:
+def encoder() -> TorchEncoder:
     return default_encoder()
 
 
@@ -25,7 +25,7 @@ def test_bad_photos_are_counted_and_text_is_kept(
     write_dataset: Callable[..., Path],
     make_image: Callable[..., bytes],
     broken_jpeg: bytes,
-    encoder: ImageEncoder,
+    encoder: TorchEncoder,
 ) -> None:
     red = make_image("JPEG", size=(320, 240), color=(220, 20, 20))
     blue = make_image("JPEG", size=(320, 240), color=(20, 20, 220))
@@ -72,14 +72,14 @@ def test_bad_photos_are_counted_and_text_is_kept(
     np.testing.assert_allclose(good[0], served, rtol=1e-4, atol=1e-4)
 
 
-def test_listings_without_photos_need_no_encoding(encoder: ImageEncoder) -> None:
+def test_listings_without_photos_need_no_encoding(encoder: TorchEncoder) -> None:
     listings = [Listing("1", "Roman Gallimard", None, 10), Listing("2", "Puzzle", None, 1281)]
     report = LoadReport()
     assert encode_listing_photos(listings, encoder, report, progress=False) == [None, None]
     assert not report.skipped
 
 
-def test_missing_file_after_loading_is_counted(tmp_path: Path, encoder: ImageEncoder) -> None:
+def test_missing_file_after_loading_is_counted(tmp_path: Path, encoder: TorchEncoder) -> None:
     # The photo was indexed, then removed before encoding (e.g. a sync still running).
     listings = [Listing("1", "Transat", tmp_path / "image_1_product_1.jpg", 2582)]
     report = LoadReport()
