@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from prodcat.data import IMAGES_ONLY_FILE, PHOTO_NAME, DataFormatError, index_photos
-from sagemaker_jobs.in_process import split_s3_uri
+from sagemaker_jobs.paths import split_s3_uri
 
 PART_ROWS = 1_000
 SUCCESS = "_SUCCESS"

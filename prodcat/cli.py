@@ -157,8 +157,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 def cmd_local_up(args: argparse.Namespace) -> int:
-    # The local stack lives with the API it runs (lambdas/local); imported only for this command.
-    from lambdas.local.stack import run_forever
+    # The local runtime (local_runtime/) starts moto, a gateway, endpoints: only for this command.
+    from local_runtime.stack import run_forever
 
     run_forever(args.model_dir, args.port)
     return 0
@@ -199,7 +199,7 @@ def _check_stage(stage: str, cdk_json: Path = Path("cdk.json")) -> None:
 
 
 def cmd_local_make_admin(args: argparse.Namespace) -> int:
-    from lambdas.local.stack import make_admin
+    from local_runtime.stack import make_admin
 
     print(make_admin(args.email))
     return 0
@@ -213,7 +213,7 @@ def cmd_pipeline_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from step_functions.local_run import run_local
+    from local_runtime.pipeline import run_local
 
     return run_local(args.data, args.work, args.keep_running)
 

@@ -1,6 +1,6 @@
 """What the web page (web/) is told and which headers it is served with, wherever it runs.
 
-The local stack serves both at /site/ (lambdas/local/site.py); the CDK app deploys the same
+The local stack serves both at /site/ (local_runtime/site.py); the CDK app deploys the same
 `config.json` beside the page and the same policy as CloudFront's response headers
 (infra/constructs/web_site_construct.py).
 """

@@ -3,7 +3,7 @@ metrics.json, baseline.json, report.md and confusion-matrix PNGs; with `--smoke-
 the known listings the pipeline's post-deploy smoke test sends (smoke_cases.json).
 
 Flags are named after the container paths they default to (`--evaluation` for
-/opt/ml/processing/evaluation, ...): sagemaker_jobs/in_process.py relies on that to run the
+/opt/ml/processing/evaluation, ...): local_runtime/jobs.py relies on that to run the
 same request outside SageMaker. `--output` is the older name of `--evaluation`.
 """
 
@@ -11,37 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
+from sagemaker_jobs.model_archive import unpack_model
 from sagemaker_jobs.paths import PROCESSING, write_failure
-
-
-def unpack_model(model_path: Path, workdir: Path) -> Path:
-    """A training job's model.tar.gz, unpacked; a directory that is already a model, as is."""
-    archive = model_path if model_path.is_file() else model_path / "model.tar.gz"
-    if not archive.is_file():
-        return model_path
-    target = workdir / "model"
-    with tarfile.open(archive) as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(target, filter="data")  # refuses absolute paths, links out of `target`
-        else:  # Python 3.11 before 3.11.4 (Debian 12's 3.11.2) has no filters: refuse by hand
-            tar.extractall(target, members=_plain_members(tar, target))
-    return target
-
-
-def _plain_members(tar: tarfile.TarFile, target: Path) -> list[tarfile.TarInfo]:
-    """Regular files and directories that land inside `target`: all a model archive holds."""
-    root = target.resolve()
-    members = tar.getmembers()
-    for member in members:
-        inside = (root / member.name).resolve().is_relative_to(root)
-        if not (member.isfile() or member.isdir()) or not inside or Path(member.name).is_absolute():
-            raise tarfile.TarError(f"refusing {member.name!r} in the model archive")
-        member.mode &= 0o755  # as the data filter: no set-id bits, no group/other write
-    return members
 
 
 def run(

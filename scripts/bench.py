@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import numpy as np
 
-from inference.local import running_server
 from inference.predictor import Predictor
 from inference.schema import Listing as Request
-from lambdas.local.gateway import TokenBucket
-from lambdas.local.stack import LocalStack
+from local_runtime.gateway import TokenBucket
+from local_runtime.serving import running_server
+from local_runtime.stack import LocalStack
 from prodcat.data import Listing, load_listings
 from prodcat.evaluation import evaluate
 from prodcat.metrics import classification_metrics

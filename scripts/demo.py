@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from lambdas.local.stack import LocalStack
+from local_runtime.stack import LocalStack
 from prodcat.evaluation import evaluate, write_outputs
 from prodcat.model import ProductTypeModel
 from prodcat.sample_catalog import draw_photo, write_sample_catalog

@@ -36,16 +36,13 @@ import argparse
 import base64
 import fnmatch
 import json
-import logging
 import os
 import re
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tarfile
 import time
 import tomllib
 import urllib.error
@@ -641,7 +638,7 @@ def fresh_dir(path: Path) -> Path:
 
 def pack_model(model_dir: Path, archive: Path) -> None:
     """/opt/ml/model -> model.tar.gz, as SageMaker uploads a training job's model."""
-    from sagemaker_jobs.in_process import pack_model as pack
+    from sagemaker_jobs.model_archive import pack_model as pack
 
     archive.parent.mkdir(parents=True, exist_ok=True)
     archive.write_bytes(pack(model_dir))
@@ -649,10 +646,9 @@ def pack_model(model_dir: Path, archive: Path) -> None:
 
 def unpack_model(archive: Path, dest: Path) -> Path:
     """model.tar.gz -> /opt/ml/model, as SageMaker prepares a serving container."""
-    fresh_dir(dest)
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest, filter="data")
-    return dest
+    from sagemaker_jobs.model_archive import extract_model
+
+    return extract_model(archive.read_bytes(), fresh_dir(dest))
 
 
 # --- the jobs image -----------------------------------------------------------------------
@@ -816,13 +812,6 @@ def run_failing_jobs(engine: Engine, definitions: Definitions, run: Path) -> dic
 # --- the serving image --------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def http(
     url: str, body: Any = None, content_type: str = "application/json", timeout: float = 120
 ) -> tuple[int, Any]:
@@ -846,6 +835,8 @@ def http(
 @contextmanager
 def serving_container(engine: Engine, model_dir: Path) -> Iterator[tuple[str, str, float]]:
     """`docker run IMAGE serve`, model read-only at /opt/ml/model; yields (url, name, cold start)."""
+    from local_runtime.serving import free_port
+
     port = free_port()
     name = engine.name_for("serve")
     cmd = engine.cli("run", "--detach", "--name", name, *engine.run_flags(), "--network", "host")
@@ -1057,20 +1048,6 @@ def captures_from(pairs: Sequence[Pair], until: datetime, hours: int) -> list[An
     return records
 
 
-@contextmanager
-def moto_s3() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 def run_drift(
     engine: Engine,
     definitions: Definitions,
@@ -1081,6 +1058,7 @@ def run_drift(
     import boto3
 
     from lambdas.api.records import capture_key
+    from local_runtime.moto_server import moto_server
 
     until = datetime.now(UTC).replace(microsecond=0)
     resolver = Resolver(
@@ -1095,7 +1073,7 @@ def run_drift(
     option = {args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("--")}
     records = captures_from(pairs, until, int(option["--lookback-hours"]))
     output = fresh_dir(run / "drift")
-    with moto_s3() as endpoint:
+    with moto_server() as endpoint:
         credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         session = boto3.Session(
             region_name=REGION, **{k.lower(): v for k, v in credentials.items()}

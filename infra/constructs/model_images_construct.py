@@ -23,7 +23,6 @@ IMAGE_CONTEXT = (
     "!inference",
     "!sagemaker_jobs",
     "!lambdas",
-    "lambdas/local",
     "**/__pycache__",
     "**/*.pyc",
 )

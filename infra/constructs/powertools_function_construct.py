@@ -17,7 +17,7 @@ from constructs import Construct
 from infra.constructs.nag import acknowledge
 from infra.constructs.retention import retention
 
-# The zip holds the lambdas package (less the local stack) and the pure-Python modules the API
+# The zip holds the lambdas package and the pure-Python modules the API
 # shares with the model: the listing schema, the request policy (what a body may be), the text
 # cleaning it validates with (standard library only) and the taxonomy. No vendored dependencies:
 # Powertools and pydantic come from the layer, boto3 from the runtime.
@@ -27,8 +27,6 @@ LAMBDA_SOURCE = (
     "**/.*",
     "!lambdas",
     "!lambdas/**",
-    "lambdas/local",
-    "lambdas/local/**",
     "!prodcat",
     "prodcat/*",
     "!prodcat/__init__.py",

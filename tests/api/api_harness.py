@@ -81,7 +81,7 @@ class Api:
     ) -> tuple[int, dict[str, str], Any]:
         """Invoke the Lambda handler with a proxy event built from the sample one."""
         from lambdas.api.app import handler
-        from lambdas.local.gateway import LambdaContext
+        from local_runtime.gateway import LambdaContext
 
         event = copy.deepcopy(json.loads((EVENTS / "rest_api_proxy.json").read_text()))
         event.update(httpMethod=method, path=path, resource=resource or path)

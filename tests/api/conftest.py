@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from lambdas.api import clients
 from lambdas.api.settings import settings
-from lambdas.local.stack import create_resources
+from local_runtime.stack import create_resources
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from api_harness import Api
 from lambdas.api.errors import Forbidden, Unauthorized
 from lambdas.api.identity import caller_from_event, parse_groups
 from lambdas.api.password_policy import PasswordPolicy
-from lambdas.local.stack import PASSWORD_POLICY
+from local_runtime.stack import PASSWORD_POLICY
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -18,9 +18,9 @@ from api_harness import Api, client_error
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 from stand_ins import container, http_server
 
-from inference.local import free_port, serve_app
 from lambdas.api import clients
-from lambdas.local.endpoints import LocalEndpoints, _Served
+from local_runtime.endpoints import LocalEndpoints, _Served
+from local_runtime.serving import free_port, serve_app
 
 RETRY_NOW = "5"  # errors.DEPENDENCY_RETRY_AFTER
 
@@ -139,7 +139,7 @@ def test_an_answer_in_the_wrong_shape_is_a_503(api: Api) -> None:
 
 @pytest.fixture
 def local_runtime(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalEndpoints]:
-    """The local SageMaker runtime (lambdas/local/endpoints.py) in front of stand-in containers,
+    """The local SageMaker runtime (local_runtime/endpoints.py) in front of stand-in containers,
     called by the API's own boto3 client."""
     endpoints = LocalEndpoints(timeout_seconds=5)
     with serve_app(endpoints.app(), name="sagemaker") as url:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from lambdas.local.metrics import emf_metric_data
+from local_runtime.metrics import emf_metric_data
 
 
 def test_an_emf_line_becomes_one_entry_per_value_with_its_dimensions() -> None:

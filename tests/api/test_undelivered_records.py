@@ -28,8 +28,8 @@ from lambdas.api.undelivered import (
     log_lines,
     s3_object,
 )
-from lambdas.local.handler_log import HandlerLog
-from lambdas.local.stack import REGION
+from local_runtime.handler_log import HandlerLog
+from local_runtime.stack import REGION
 from prodcat.cli import main
 
 

@@ -229,7 +229,7 @@ def test_lambda_asset_holds_the_api_and_what_it_imports_but_not_the_model(synth:
         "inference/request_policy.py",
         "lambdas/api/records.py",
     } <= files
-    assert not any(f.startswith("lambdas/local/") for f in files)  # the local stack stays home
+    assert not any(f.startswith("local_runtime/") for f in files)  # the local stack stays home
     assert not {"prodcat/model.py", "inference/server.py", "pyproject.toml"} & files
     assert not any("__pycache__" in f or f.startswith("tests/") for f in files)
 

@@ -146,17 +146,10 @@ def test_the_layer_pins_hold_everything_powertools_needs(
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+    from local_runtime.moto_server import moto_server
 
-    from inference.local import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +159,8 @@ def stage_resources(moto_server: str) -> dict[str, str]:
     leave to CloudFormation (Fn::ImportValue, Ref)."""
     import boto3
 
-    from lambdas.local.stack import _environment, create_resources
+    from local_runtime.moto_server import environment
+    from local_runtime.stack import create_resources
 
     aws = {
         "AWS_ENDPOINT_URL": moto_server,
@@ -177,7 +171,7 @@ def stage_resources(moto_server: str) -> dict[str, str]:
         "AWS_REGION": REGION,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    with _environment(aws):
+    with environment(aws):
         # What the local stack does not make: the registry only names the group.
         values = {
             **create_resources("sandbox"),

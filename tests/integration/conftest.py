@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lambdas.local.gateway import TokenBucket
-from lambdas.local.stack import LocalResources, LocalStack
+from local_runtime.gateway import TokenBucket
+from local_runtime.stack import LocalResources, LocalStack
 from prodcat.model import Hyperparameters
 from prodcat.sample_catalog import write_sample_catalog
 from prodcat.training import train

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, settings
 
 from lambdas.api.app import app
 from lambdas.api.openapi import document
-from lambdas.local.gateway import TokenBucket
-from lambdas.local.stack import LocalStack
+from local_runtime.gateway import TokenBucket
+from local_runtime.stack import LocalStack
 
 schema = schemathesis.openapi.from_dict(document(app))
 PASSWORD = "Corr3ct-horse-battery"

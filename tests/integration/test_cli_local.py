@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from lambdas.local.stack import STATE_FILE, LocalStack, write_state
+from local_runtime.stack import STATE_FILE, LocalStack, write_state
 from prodcat.cli import main as cli
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lambdas.local.gateway import TokenBucket
-from lambdas.local.stack import LocalStack
+from local_runtime.gateway import TokenBucket
+from local_runtime.stack import LocalStack
 from scripts.demo import api_demo
 
 

@@ -31,11 +31,11 @@ import boto3
 import httpx
 import pytest
 
-from inference.local import serve_app
 from lambdas.api.records import capture_key
 from lambdas.api.request_log import request_id_of
-from lambdas.local.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
-from lambdas.local.stack import LocalResources, LocalStack
+from local_runtime.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
+from local_runtime.serving import serve_app
+from local_runtime.stack import LocalResources, LocalStack
 from prodcat.sample_catalog import draw_photo
 
 PASSWORD = "Corr3ct-horse-battery"

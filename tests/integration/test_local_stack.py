@@ -22,10 +22,10 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from inference.local import serve_app
 from lambdas.api.routes import ROUTES
-from lambdas.local.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
-from lambdas.local.stack import LocalResources, LocalStack
+from local_runtime.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
+from local_runtime.serving import serve_app
+from local_runtime.stack import LocalResources, LocalStack
 from prodcat.sample_catalog import draw_photo
 
 PASSWORD = "Corr3ct-horse-battery"

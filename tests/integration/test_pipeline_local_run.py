@@ -9,8 +9,8 @@ from pathlib import Path
 import boto3
 import httpx
 
-from lambdas.local.stack import LocalStack
-from step_functions.local_run import LocalPipeline, sample_base_data
+from local_runtime.pipeline import LocalPipeline, sample_base_data
+from local_runtime.stack import LocalStack
 
 
 def test_a_local_run_deploys_a_model_the_api_then_serves(tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inference.local import running_server
 from inference.predictor import Predictor
 from inference.schema import Listing as Request
+from local_runtime.serving import running_server
 from prodcat.data import load_listings
 from prodcat.features import encode_listing_photos
 from prodcat.image_encoder import ONNX_TOLERANCE, OnnxEncoder, default_encoder

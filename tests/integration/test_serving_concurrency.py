@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import inference.server
-from inference.local import serve_app
 from inference.server import create_app
+from local_runtime.serving import serve_app
 
 
 def test_ping_and_a_second_prediction_answer_while_one_is_scored(

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwright
 
-from lambdas.local.stack import LocalResources, LocalStack
+from local_runtime.stack import LocalResources, LocalStack
 from prodcat.sample_catalog import draw_photo
 
 PASSWORD = "Corr3ct-horse-battery"

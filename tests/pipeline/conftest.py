@@ -1,5 +1,5 @@
-"""moto with Step Functions executing definitions, the stand-ins of pipeline_harness installed,
-and a small generated catalog as the base data."""
+"""moto with Step Functions executing definitions, the stand-ins of local_runtime/stand_ins.py
+and pipeline_harness installed, and a small generated catalog as the base data."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[pipeline_harness.Moto]:
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     from lambdas.pipeline import gate, smoke
-    from step_functions import local_run
+    from local_runtime import stand_ins
 
     for name, value in {
         "AWS_DEFAULT_REGION": pipeline_harness.REGION,
@@ -46,30 +46,32 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[pipeline_harness.Moto]:
         gate._s3_client.cache_clear()
         lambdas = pipeline_harness.InProcessLambdas()
         monkeypatch.setattr(LambdaSimpleBackend, "invoke", lambdas.backend_invoke())
-        stack = pipeline_harness.PipelineStack()
-        jobs = pipeline_harness.SageMakerDoubles(stack.s3, stack.sagemaker, stack.cloudwatch)
-        served = pipeline_harness.ServedEndpoints(stack.s3, stack.sagemaker)
+        pipeline = pipeline_harness.MotoPipeline()
+        jobs = pipeline_harness.SageMakerDoubles(
+            pipeline.s3, pipeline.sagemaker, pipeline.cloudwatch
+        )
+        served = pipeline_harness.ServedEndpoints(pipeline.s3, pipeline.sagemaker)
         monkeypatch.setattr(smoke, "_runtime_client", lambda: served)
         handlers = {
             "double-sagemaker-processing-job": jobs.processing_job,
             "double-sagemaker-training-job": jobs.training_job,
             "double-sagemaker-update-endpoint": jobs.update_endpoint,
-            "double-sfn-list-executions": local_run.sfn_list_executions,
-            "double-s3-get-object": local_run.s3_get_object,
-            f"{pipeline_harness.PREFIX}-gate": local_run.lambda_handler(gate.handler),
-            f"{pipeline_harness.PREFIX}-smoke": local_run.lambda_handler(smoke.handler),
+            "double-sfn-list-executions": stand_ins.sfn_list_executions,
+            "double-s3-get-object": stand_ins.s3_get_object,
+            f"{pipeline_harness.PREFIX}-gate": stand_ins.lambda_handler(gate.handler),
+            f"{pipeline_harness.PREFIX}-smoke": stand_ins.lambda_handler(smoke.handler),
         }
         for name, handler in handlers.items():
             lambdas.register(name, handler)
         try:
-            yield pipeline_harness.Moto(stack, jobs, served, lambdas)
+            yield pipeline_harness.Moto(pipeline, jobs, served, lambdas)
         finally:
             # An execution thread must not outlive the mock (it would call real AWS).
             if jobs.hold_prepare is not None:
                 jobs.hold_prepare.set()
             deadline = time.monotonic() + 120
-            while stack.sfn.list_executions(
-                stateMachineArn=stack.state_machine, statusFilter="RUNNING"
+            while pipeline.sfn.list_executions(
+                stateMachineArn=pipeline.state_machine, statusFilter="RUNNING"
             )["executions"]:
                 if time.monotonic() > deadline:
                     break

@@ -1,23 +1,18 @@
-"""The retrain state machine run by moto's Step Functions interpreter, with stand-ins where moto
-cannot run an integration, and every stand-in running real code:
+"""The retrain state machine run by moto's Step Functions interpreter (in-process mock_aws), for
+the pipeline tests: the local runtime's stand-ins (local_runtime/stand_ins.py, local_runtime/
+jobs.py) with what the tests add on top of them:
 
-- SageMaker `.sync` jobs (moto: unsupported) -> sagemaker_jobs.in_process, which runs the real
-  prepare / train / evaluate entry points on the S3 objects in moto, as SageMaker would run
-  the jobs image (train and evaluate are cached by the content of their inputs: they are
-  deterministic, and a session trains each distinct dataset once);
-- aws-sdk:sagemaker:updateEndpoint (moto: not implemented) -> the endpoint switched to the new config
-  in moto, or kept on the old one when an auto-rollback alarm is in ALARM, as SageMaker does;
-- aws-sdk:sfn:listExecutions and aws-sdk:s3:getObject (moto passes the parameters to boto3 as
-  written, but the SDK integration takes PascalCase names that sfn's API spells camelCase,
-  and moto returns GetObject's Body as a stream where Step Functions returns its text) -> the
-  same calls through boto3, answered as Step Functions answers them;
-- the gate and smoke-test Lambdas (moto's Lambda without Docker only echoes) -> their real
-  handlers, in process; the smoke test talks to the real inference server (inference.server)
-  loaded with the model the endpoint's config names in moto (moto's invoke_endpoint returns
-  canned bytes).
+- speed-ups: train and evaluate cached for the session by the content of their inputs (they are
+  deterministic: a session trains each distinct dataset once); retries 1 s apart, no waits;
+- fault injection: a training job that fails, a Prepare held until the test lets it go, an
+  auto-rollback alarm in ALARM, an endpoint whose container answers 500 (`healthy_only`);
+- observation: every job request, endpoint update and invocation recorded; the executions'
+  states, the on-call messages, the registry and the lake read back (`MotoPipeline`).
 
-Everything else (Pass/Choice/Wait/Parallel, retries and catches, intrinsic functions, SNS,
-S3 CopyObject, the SageMaker registry and endpoint APIs) is moto's own.
+The smoke test talks to the real inference server (inference.server) loaded with the model
+the endpoint's config names in moto (moto's invoke_endpoint returns canned bytes). Everything
+else (Pass/Choice/Wait/Parallel, retries and catches, intrinsic functions, SNS, S3 CopyObject,
+the SageMaker registry and endpoint APIs) is moto's own.
 """
 
 from __future__ import annotations
@@ -27,10 +22,8 @@ import hashlib
 import io
 import json
 import logging
-import tarfile
 import tempfile
 import threading
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +33,11 @@ import boto3
 import httpx
 from botocore.exceptions import ClientError
 
-from sagemaker_jobs import in_process
+from local_runtime import jobs, stand_ins
+from local_runtime.pipeline import drain_inbox, follow_execution
+from local_runtime.stand_ins import InProcessLambdas, create_pipeline_resources
+from sagemaker_jobs.model_archive import fetch_model
+from sagemaker_jobs.paths import split_s3_uri
 from step_functions.definition import (
     DeploySettings,
     GatePolicy,
@@ -49,11 +46,7 @@ from step_functions.definition import (
     ServerlessSettings,
     build_definition,
 )
-from step_functions.local_run import (  # the same stand-ins `pipeline run --local` uses
-    InProcessLambdas,
-    create_pipeline_resources,
-)
-from step_functions.render import replace_resources, substitute, task_resources
+from step_functions.render import task_resources
 
 REGION = "eu-west-3"
 ACCOUNT = "123456789012"
@@ -69,7 +62,7 @@ log = logging.getLogger("pipeline-harness")
 
 
 def function_arn(name: str) -> str:
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+    return stand_ins.function_arn(REGION, name)
 
 
 # Resource -> the stand-in Lambda that runs in its place (see the module docstring).
@@ -116,54 +109,21 @@ def settings() -> PipelineDefinitionSettings:
 
 
 def placeholders() -> dict[str, str]:
-    role = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}"
-    return {
-        "DataLakeBucket": BUCKET,
-        "PrepareRoleArn": f"{role}-prepare",
-        "EvaluateRoleArn": f"{role}-evaluate",
-        "TrainingRoleArn": f"{role}-train",
-        "ModelRoleArn": f"{role}-model",
-        "JobsImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/jobs:{CODE_VERSION}",
-        "ServingImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/serving:{CODE_VERSION}",
-        "CodeVersion": CODE_VERSION,
-        "ModelPackageGroupName": GROUP,
-        "GateFunctionArn": function_arn(f"{PREFIX}-gate"),
-        "SmokeFunctionArn": function_arn(f"{PREFIX}-smoke"),
-        "OnCallTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:{PREFIX}-oncall",
-        "CatalogueRoleArn": f"{role}-catalogue",
-    }
-
-
-def quick(definition: dict[str, Any]) -> dict[str, Any]:
-    """Same transitions, shorter sleeps: retries 1 s apart (ASL's minimum), polls without wait."""
-    text = json.dumps(definition)
-    fast: dict[str, Any] = json.loads(text)
-
-    def walk(states: dict[str, Any]) -> None:
-        for state in states.values():
-            for retrier in state.get("Retry", []):
-                retrier["IntervalSeconds"] = 1
-            if state["Type"] == "Wait":
-                state["Seconds"] = 0
-            for branch in state.get("Branches", []):
-                walk(branch["States"])
-
-    walk(fast["States"])
-    return fast
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:{PREFIX}-oncall"
+    images = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/"
+    return stand_ins.placeholders(PREFIX, REGION, BUCKET, topic, CODE_VERSION, images)
 
 
 def definition_for_moto() -> dict[str, Any]:
-    rendered = substitute(build_definition(settings()), placeholders())
-    swapped = replace_resources(rendered, {k: function_arn(v) for k, v in DOUBLES.items()})
+    swapped = stand_ins.swap_resources(
+        build_definition(settings()), placeholders(), DOUBLES, REGION
+    )
     left = set(task_resources(swapped).values()) - MOTO_RUNS
     assert all(
         r.startswith("arn:aws:lambda:") or r.startswith("arn:aws:states:::aws-sdk:sagemaker:")
         for r in left
     ), left
-    return quick(swapped)
-
-
-# --- Lambda functions run in process -----------------------------------------------------------
+    return stand_ins.without_waits(swapped, retry_seconds=1)
 
 
 # --- SageMaker, S3 and Step Functions stand-ins ---------------------------------------------------
@@ -174,7 +134,7 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _prefix_digest(s3: Any, uri: str) -> str:
-    bucket, prefix = in_process.split_s3_uri(uri)
+    bucket, prefix = split_s3_uri(uri)
     h = hashlib.sha256()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
@@ -184,7 +144,7 @@ def _prefix_digest(s3: Any, uri: str) -> str:
 
 
 def _snapshot(s3: Any, uri: str) -> dict[str, bytes]:
-    bucket, prefix = in_process.split_s3_uri(uri)
+    bucket, prefix = split_s3_uri(uri)
     out = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
@@ -195,7 +155,7 @@ def _snapshot(s3: Any, uri: str) -> dict[str, bytes]:
 
 
 def _restore(s3: Any, uri: str, files: dict[str, bytes]) -> None:
-    bucket, prefix = in_process.split_s3_uri(uri)
+    bucket, prefix = split_s3_uri(uri)
     for rel, body in files.items():
         s3.put_object(Bucket=bucket, Key=prefix + rel, Body=body)
 
@@ -219,9 +179,9 @@ class SageMakerDoubles:
         if module == "sagemaker_jobs.prepare":
             self.prepare_started.set()
             if self.hold_prepare is not None and not self.hold_prepare.wait(60):
-                raise in_process.JobFailed("held too long")
+                raise jobs.JobFailed("held too long")
             self.jobs_run.append(module)
-            return in_process.run_processing_job(request, self.s3)
+            return jobs.run_processing_job(request, self.s3)
         # Evaluate: cached by model bytes, test rows and arguments.
         inputs = sorted(
             (i["InputName"], _prefix_digest(self.s3, i["S3Input"]["S3Uri"]))
@@ -233,7 +193,7 @@ class SageMakerDoubles:
             cached = _JOB_CACHE.get(key)
         if cached is None:
             self.jobs_run.append(module)
-            answer = in_process.run_processing_job(request, self.s3)
+            answer = jobs.run_processing_job(request, self.s3)
             with _CACHE_LOCK:
                 _JOB_CACHE[key] = _snapshot(self.s3, output["S3Output"]["S3Uri"])
             return answer
@@ -246,18 +206,18 @@ class SageMakerDoubles:
     def training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         self.training_requests.append(request)
         if self.fail_training is not None:
-            raise in_process.JobFailed(f"{request['TrainingJobName']}: {self.fail_training}")
+            raise jobs.JobFailed(f"{request['TrainingJobName']}: {self.fail_training}")
         (channel,) = request["InputDataConfig"]
         uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
         key = json.dumps(["train", _prefix_digest(self.s3, uri), request["HyperParameters"]])
         name = request["TrainingJobName"]
-        bucket, prefix = in_process.split_s3_uri(request["OutputDataConfig"]["S3OutputPath"])
+        bucket, prefix = split_s3_uri(request["OutputDataConfig"]["S3OutputPath"])
         artifact = f"{prefix.rstrip('/')}/{name}/output/model.tar.gz"
         with _CACHE_LOCK:
             cached = _JOB_CACHE.get(key)
         if cached is None:
             self.jobs_run.append("sagemaker_jobs.train")
-            answer = in_process.run_training_job(request, self.s3)
+            answer = jobs.run_training_job(request, self.s3)
             body = self.s3.get_object(Bucket=bucket, Key=artifact)["Body"].read()
             with _CACHE_LOCK:
                 _JOB_CACHE[key] = {"model.tar.gz": body}
@@ -276,20 +236,9 @@ class SageMakerDoubles:
         name, config = request["EndpointName"], request["EndpointConfigName"]
         current = self.sagemaker.describe_endpoint(EndpointName=name)
         self.sagemaker.describe_endpoint_config(EndpointConfigName=config)
-        alarms = [
-            a["AlarmName"]
-            for a in request.get("DeploymentConfig", {})
-            .get("AutoRollbackConfiguration", {})
-            .get("Alarms", [])
-        ]
-        if alarms:
-            states = self.cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"]
-            if any(a["StateValue"] == "ALARM" for a in states):
-                return {"EndpointArn": current["EndpointArn"]}  # rolled back: old config stays
-        # moto has no UpdateEndpoint: the same endpoint name, now on the new config.
-        self.sagemaker.delete_endpoint(EndpointName=name)
-        created = self.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config)
-        return {"EndpointArn": created["EndpointArn"]}
+        if stand_ins.rolled_back(self.cloudwatch, request):
+            return {"EndpointArn": current["EndpointArn"]}  # rolled back: old config stays
+        return {"EndpointArn": stand_ins.switch_endpoint(self.sagemaker, name, config)}
 
 
 # --- The endpoint, served by the real inference server -------------------------------------------
@@ -312,32 +261,19 @@ class ServedEndpoints:
         self.invocations: list[tuple[str, str]] = []  # (endpoint, model data url)
 
     def model_data_url(self, endpoint_name: str) -> str:
-        config_name = self.sagemaker.describe_endpoint(EndpointName=endpoint_name)[
-            "EndpointConfigName"
-        ]
-        config = self.sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
-        model = self.sagemaker.describe_model(
-            ModelName=config["ProductionVariants"][0]["ModelName"]
-        )
-        url: str = model["PrimaryContainer"]["ModelDataUrl"]
-        return url
+        config = self.sagemaker.describe_endpoint(EndpointName=endpoint_name)["EndpointConfigName"]
+        return stand_ins.model_data_url(self.sagemaker, config)
 
     def _app(self, url: str) -> Any:
         # Over loopback HTTP, as the other tests serve models: Starlette's TestClient wants
         # httpx2 and warns (deprecated) with the httpx the project pins.
-        from inference.local import serve_app
-        from inference.server import create_app
+        from local_runtime.serving import running_server
 
-        bucket, key = in_process.split_s3_uri(url)
-        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        digest = hashlib.sha256(body).hexdigest()
-        if digest not in self._apps:
-            target = Path(self._models.name) / digest[:16]
-            with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-                tar.extractall(target, filter="data")
-            served = self._servers.enter_context(serve_app(create_app(target), name=digest[:8]))
-            self._apps[digest] = httpx.Client(base_url=served, timeout=60)
-        return self._apps[digest]
+        model_dir = fetch_model(self.s3, url, Path(self._models.name))
+        if model_dir.name not in self._apps:  # named by the archive's digest
+            served = self._servers.enter_context(running_server(model_dir))
+            self._apps[model_dir.name] = httpx.Client(base_url=served, timeout=60)
+        return self._apps[model_dir.name]
 
     def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
         url = self.model_data_url(request["EndpointName"])
@@ -414,9 +350,10 @@ class Execution:
         return all(any(s == e for e in it) for s in states)
 
 
-class PipelineStack:
-    """The deployed pieces, in moto: lake bucket, on-call topic (read through an SQS
-    subscription), model package group, alarms, the state machine."""
+class MotoPipeline:
+    """What the CDK PipelineStack deploys, in moto: lake bucket, on-call topic (read through an
+    SQS subscription), model package group, alarms, the state machine; and what a test reads
+    back from them."""
 
     def __init__(self) -> None:
         self.s3 = boto3.client("s3", region_name=REGION)
@@ -441,12 +378,7 @@ class PipelineStack:
         return arn
 
     def wait(self, arn: str, timeout: float = 600) -> Execution:
-        deadline = time.monotonic() + timeout
-        while (described := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{arn} still running after {timeout} s")
-            time.sleep(0.1)
-        events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        described, events = follow_execution(self.sfn, arn, timeout=timeout, poll=0.1)
         entered = [
             e["stateEnteredEventDetails"]["name"]
             for e in events
@@ -466,18 +398,7 @@ class PipelineStack:
 
     def notifications(self) -> list[dict[str, str]]:
         """Every on-call message so far (subject, message), oldest first; drains the inbox."""
-        found: list[dict[str, str]] = []
-        while True:
-            got = self.sqs.receive_message(QueueUrl=self.inbox, MaxNumberOfMessages=10)
-            messages = got.get("Messages", [])
-            if not messages:
-                return found
-            for m in messages:
-                envelope = json.loads(m["Body"])
-                found.append(
-                    {"subject": envelope.get("Subject", ""), "message": envelope["Message"]}
-                )
-                self.sqs.delete_message(QueueUrl=self.inbox, ReceiptHandle=m["ReceiptHandle"])
+        return drain_inbox(self.sqs, self.inbox)
 
     def packages(self) -> list[dict[str, Any]]:
         """Every model package of the group, oldest first, described."""
@@ -514,7 +435,7 @@ class PipelineStack:
 class Moto:
     """What a test drives and observes (the `moto` fixture of conftest.py)."""
 
-    stack: PipelineStack
+    pipeline: MotoPipeline
     jobs: SageMakerDoubles
     served: ServedEndpoints
     lambdas: InProcessLambdas

@@ -1,4 +1,4 @@
-"""sagemaker_jobs/in_process.py: the state machine's CreateProcessingJob/CreateTrainingJob
+"""local_runtime/jobs.py: the state machine's CreateProcessingJob/CreateTrainingJob
 requests run in this process against S3 (moto here), with SageMaker's path and channel contract;
 step_functions/render.py: the definition as moto (and the local stack) run it."""
 
@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from sagemaker_jobs import in_process
+from local_runtime import jobs
+from sagemaker_jobs.model_archive import pack_model
 from step_functions.definition import PLACEHOLDERS
 from step_functions.render import iter_states, replace_resources, substitute, task_resources
 
@@ -81,7 +82,7 @@ def test_a_processing_request_runs_the_real_entry_point_on_s3(s3: Any, tmp_path:
     for path in (p for p in catalog.rglob("*") if p.is_file()):
         s3.upload_file(str(path), BUCKET, "raw/base/" + path.relative_to(catalog).as_posix())
 
-    answer = in_process.run_processing_job(_processing_request(["--test-share", "0.3"]), s3)
+    answer = jobs.run_processing_job(_processing_request(["--test-share", "0.3"]), s3)
 
     assert answer["ProcessingJobStatus"] == "Completed"
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="curated/")["Contents"]}
@@ -101,9 +102,9 @@ def test_a_processing_request_runs_the_real_entry_point_on_s3(s3: Any, tmp_path:
 
 def test_a_failing_job_reports_its_failure_reason(s3: Any) -> None:
     with pytest.raises(
-        in_process.JobFailed, match=r"prodcat-dev-prep-abc-0: DataFormatError: .*raw/base/"
+        jobs.JobFailed, match=r"prodcat-dev-prep-abc-0: DataFormatError: .*raw/base/"
     ):
-        in_process.run_processing_job(_processing_request([]), s3)  # nothing under raw/
+        jobs.run_processing_job(_processing_request([]), s3)  # nothing under raw/
 
 
 def test_inputs_and_outputs_map_to_flags_named_after_their_container_paths(s3: Any) -> None:
@@ -156,7 +157,7 @@ def test_inputs_and_outputs_map_to_flags_named_after_their_container_paths(s3: A
             ]
         },
     }
-    in_process.run_processing_job(request, s3, runner)
+    jobs.run_processing_job(request, s3, runner)
 
     assert seen["module"] == "sagemaker_jobs.evaluate"
     assert set(seen["flags"]) == {"--model", "--test", "--evaluation", "--smoke-cases"}
@@ -190,7 +191,7 @@ def test_a_training_request_gets_sagemakers_contract_and_packs_the_model(s3: Any
         ],
         "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/models/artifacts/"},
     }
-    answer = in_process.run_training_job(request, s3, runner)
+    answer = jobs.run_training_job(request, s3, runner)
 
     key = "models/artifacts/prodcat-dev-train-abc-0/output/model.tar.gz"
     assert answer["ModelArtifacts"]["S3ModelArtifacts"] == f"s3://{BUCKET}/{key}"
@@ -198,8 +199,8 @@ def test_a_training_request_gets_sagemakers_contract_and_packs_the_model(s3: Any
     with tarfile.open(fileobj=io.BytesIO(packed)) as tar:
         assert tar.getnames() == ["manifest.json"]
     # Same model, same bytes: no timestamps in the archive.
-    assert gzip.decompress(packed) == gzip.decompress(in_process.pack_model(_unpack(packed)))
-    assert packed == in_process.pack_model(_unpack(packed))
+    assert gzip.decompress(packed) == gzip.decompress(pack_model(_unpack(packed)))
+    assert packed == pack_model(_unpack(packed))
 
 
 def _unpack(packed: bytes) -> Path:
@@ -215,7 +216,7 @@ def test_only_python_module_entry_points_run_in_process(s3: Any) -> None:
     request = _processing_request([])
     request["AppSpecification"]["ContainerEntrypoint"] = ["bash", "-c", "echo"]
     with pytest.raises(ValueError, match="python -m"):
-        in_process.run_processing_job(request, s3)
+        jobs.run_processing_job(request, s3)
 
 
 DEFINITION: dict[str, Any] = {

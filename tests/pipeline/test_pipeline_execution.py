@@ -44,7 +44,7 @@ PUBLISH = ["ApproveChallenger", "PublishProductionMetrics", "PublishProductionBa
 def seed(moto: Moto, catalog: Path, *, degraded: bool) -> None:
     """The base data, one admin product and one seller label (both with photos), and for a
     degraded lake the tombstones that cost the model most of its classes."""
-    s3 = moto.stack.s3
+    s3 = moto.pipeline.s3
     lake.seed_base(s3, BUCKET, catalog)
     lake.add_product(s3, BUCKET, "A-77", "Console Nintendo Switch neuve", 60, jpeg((20, 20, 200)))
     lake.add_feedback(s3, BUCKET, "req-1", "Roman policier broché Folio", 10, jpeg((200, 200, 20)))
@@ -53,20 +53,20 @@ def seed(moto: Moto, catalog: Path, *, degraded: bool) -> None:
 
 
 def metrics_of(moto: Moto, run: str, who: str = "challenger") -> dict[str, object]:
-    body = moto.stack.object(f"models/reports/{run}/{who}/metrics.json")
+    body = moto.pipeline.object(f"models/reports/{run}/{who}/metrics.json")
     assert body is not None, f"no {who} metrics for run {run}"
     parsed: dict[str, object] = json.loads(body)
     return parsed
 
 
 def only_notification(moto: Moto) -> dict[str, str]:
-    (message,) = moto.stack.notifications()
+    (message,) = moto.pipeline.notifications()
     return message
 
 
 def test_first_model_deploys_then_a_better_one_replaces_it(moto: Moto, catalog: Path) -> None:
     seed(moto, catalog, degraded=True)
-    first = moto.stack.run("first")
+    first = moto.pipeline.run("first")
 
     assert first.status == "SUCCEEDED", first.error
     assert first.entered == [
@@ -82,10 +82,10 @@ def test_first_model_deploys_then_a_better_one_replaces_it(moto: Moto, catalog: 
         "Deployed",
     ]
     run1 = first.run_id
-    config1 = moto.stack.endpoint_config()
+    config1 = moto.pipeline.endpoint_config()
     assert config1 is not None and config1.startswith("prodcat-test-")
     # The versioned training set and its lineage record.
-    manifest = json.loads(moto.stack.object(f"curated/{run1}/dataset.json") or b"{}")
+    manifest = json.loads(moto.pipeline.object(f"curated/{run1}/dataset.json") or b"{}")
     assert manifest["code_version"] == CODE_VERSION and manifest["run_id"] == run1
     assert manifest["removed"]["tombstoned"] > 10
     assert manifest["sources"]["products"]["kept"] == 1
@@ -93,7 +93,7 @@ def test_first_model_deploys_then_a_better_one_replaces_it(moto: Moto, catalog: 
     # Registered with metrics and lineage, approved once it served and passed the smoke test.
     # (The lineage is asserted as sent: moto's UpdateModelPackage drops the
     # CustomerMetadataProperties that SageMaker keeps.)
-    (package,) = moto.stack.packages()
+    (package,) = moto.pipeline.packages()
     assert package["ModelApprovalStatus"] == "Approved"
     assert "smoke test passed on 4 known listings" in package["ApprovalDescription"]
     registered = first.request("createModelPackage")
@@ -108,15 +108,15 @@ def test_first_model_deploys_then_a_better_one_replaces_it(moto: Moto, catalog: 
     # The smoke test sent the served model (the real inference server) the 4 known listings
     # the evaluation picked from the test rows: 2 with their photo, 2 as text only.
     cases = json.loads(
-        moto.stack.object(f"models/reports/{run1}/challenger/smoke_cases.json") or b"{}"
+        moto.pipeline.object(f"models/reports/{run1}/challenger/smoke_cases.json") or b"{}"
     )
     assert cases["model_version"] == meta["model_version"]
     assert [c["listing"]["photo"] is not None for c in cases["cases"]] == [True, True, False, False]
     assert len(moto.served.invocations) == 4
-    assert moto.stack.object(PRODUCTION_METRICS_KEY) == moto.stack.object(
+    assert moto.pipeline.object(PRODUCTION_METRICS_KEY) == moto.pipeline.object(
         f"models/reports/{run1}/challenger/metrics.json"
     )
-    assert moto.stack.object(PRODUCTION_BASELINE_KEY) == moto.stack.object(
+    assert moto.pipeline.object(PRODUCTION_BASELINE_KEY) == moto.pipeline.object(
         f"models/reports/{run1}/challenger/baseline.json"
     )
     deployed = only_notification(moto)
@@ -126,10 +126,10 @@ def test_first_model_deploys_then_a_better_one_replaces_it(moto: Moto, catalog: 
     assert "console.aws.amazon.com/states" in deployed["message"]
 
     # The products come back: more data, a better model, deployed by UpdateEndpoint.
-    assert lake.restore_all(moto.stack.s3, BUCKET) > 10
-    second = moto.stack.run("second")
+    assert lake.restore_all(moto.pipeline.s3, BUCKET) > 10
+    second = moto.pipeline.run("second")
 
-    assert second.status == "SUCCEEDED", moto.stack.notifications()
+    assert second.status == "SUCCEEDED", moto.pipeline.notifications()
     assert second.path_through(
         *TRAIN,
         *BOTH_EVALUATED,
@@ -151,31 +151,31 @@ def test_first_model_deploys_then_a_better_one_replaces_it(moto: Moto, catalog: 
     policy = update["DeploymentConfig"]
     assert policy["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
     assert [a["AlarmName"] for a in policy["AutoRollbackConfiguration"]["Alarms"]] == list(ALARMS)
-    assert moto.stack.endpoint_config() not in (None, config1)
-    assert [p["ModelApprovalStatus"] for p in moto.stack.packages()] == ["Approved", "Approved"]
-    production = json.loads(moto.stack.object(PRODUCTION_METRICS_KEY) or b"{}")
+    assert moto.pipeline.endpoint_config() not in (None, config1)
+    assert [p["ModelApprovalStatus"] for p in moto.pipeline.packages()] == ["Approved", "Approved"]
+    production = json.loads(moto.pipeline.object(PRODUCTION_METRICS_KEY) or b"{}")
     assert production["model_version"] == challenger["model_version"]
     assert "new model in service" in only_notification(moto)["subject"]
 
 
 def test_a_worse_model_is_registered_rejected_and_not_deployed(moto: Moto, catalog: Path) -> None:
     seed(moto, catalog, degraded=False)
-    assert moto.stack.run("good").status == "SUCCEEDED"
-    config = moto.stack.endpoint_config()
-    production = moto.stack.object(PRODUCTION_METRICS_KEY)
-    moto.stack.notifications()
+    assert moto.pipeline.run("good").status == "SUCCEEDED"
+    config = moto.pipeline.endpoint_config()
+    production = moto.pipeline.object(PRODUCTION_METRICS_KEY)
+    moto.pipeline.notifications()
 
-    lake.delete_most_classes(moto.stack.s3, BUCKET, catalog, TEST_SHARE)
-    worse = moto.stack.run("worse")
+    lake.delete_most_classes(moto.pipeline.s3, BUCKET, catalog, TEST_SHARE)
+    worse = moto.pipeline.run("worse")
 
     assert worse.status == "SUCCEEDED", worse.error
     assert worse.entered[-4:] == ["Promote?", "RegisterRejected", "NotifyRejected", "NotPromoted"]
     assert worse.path_through(*TRAIN, *BOTH_EVALUATED)
     assert not {"CreateModel", "UpdateEndpoint", "SmokeTest"} & set(worse.entered)
     assert moto.jobs.endpoint_updates == []
-    assert moto.stack.endpoint_config() == config
-    assert moto.stack.object(PRODUCTION_METRICS_KEY) == production
-    approved, rejected = moto.stack.packages()
+    assert moto.pipeline.endpoint_config() == config
+    assert moto.pipeline.object(PRODUCTION_METRICS_KEY) == production
+    approved, rejected = moto.pipeline.packages()
     assert (approved["ModelApprovalStatus"], rejected["ModelApprovalStatus"]) == (
         "Approved",
         "Rejected",
@@ -196,7 +196,7 @@ def test_a_worse_model_is_registered_rejected_and_not_deployed(moto: Moto, catal
 def test_a_failing_training_job_is_retried_then_reported(moto: Moto, catalog: Path) -> None:
     seed(moto, catalog, degraded=False)
     moto.jobs.fail_training = "AlgorithmError: CUDA out of memory"
-    failed = moto.stack.run("broken")
+    failed = moto.pipeline.run("broken")
 
     assert failed.status == "FAILED" and failed.error == "PipelineFailed"
     assert failed.entered == [
@@ -211,7 +211,7 @@ def test_a_failing_training_job_is_retried_then_reported(moto: Moto, catalog: Pa
     names = [r["TrainingJobName"] for r in moto.jobs.training_requests]
     assert len(names) == 3 and len(set(names)) == 3
     assert [n.rsplit("-", 1)[1] for n in names] == ["0", "1", "2"]
-    assert moto.stack.packages() == [] and moto.stack.endpoint_config() is None
+    assert moto.pipeline.packages() == [] and moto.pipeline.endpoint_config() is None
     message = only_notification(moto)
     assert "pipeline failed" in message["subject"]
     assert "CUDA out of memory" in message["message"]
@@ -221,16 +221,16 @@ def test_a_failing_training_job_is_retried_then_reported(moto: Moto, catalog: Pa
 
 def test_a_deploy_that_fails_its_smoke_test_is_rolled_back(moto: Moto, catalog: Path) -> None:
     seed(moto, catalog, degraded=True)
-    assert moto.stack.run("first").status == "SUCCEEDED"
-    config = moto.stack.endpoint_config()
-    production = moto.stack.object(PRODUCTION_METRICS_KEY)
+    assert moto.pipeline.run("first").status == "SUCCEEDED"
+    config = moto.pipeline.endpoint_config()
+    production = moto.pipeline.object(PRODUCTION_METRICS_KEY)
     serving = moto.served.model_data_url(ENDPOINT)
-    moto.stack.notifications()
+    moto.pipeline.notifications()
     # The next model's container cannot serve (every invocation answers 500).
     moto.served.healthy_only = {serving}
 
-    lake.restore_all(moto.stack.s3, BUCKET)
-    bad = moto.stack.run("unservable")
+    lake.restore_all(moto.pipeline.s3, BUCKET)
+    bad = moto.pipeline.run("unservable")
 
     assert bad.status == "FAILED" and bad.error == "DeployRolledBack"
     assert bad.path_through(
@@ -250,9 +250,9 @@ def test_a_deploy_that_fails_its_smoke_test_is_rolled_back(moto: Moto, catalog: 
     deploy, restore = moto.jobs.endpoint_updates
     assert deploy["EndpointConfigName"] != config
     assert restore == {"EndpointName": ENDPOINT, "EndpointConfigName": config}
-    assert moto.stack.endpoint_config() == config
-    assert moto.stack.object(PRODUCTION_METRICS_KEY) == production
-    approved, rejected = moto.stack.packages()
+    assert moto.pipeline.endpoint_config() == config
+    assert moto.pipeline.object(PRODUCTION_METRICS_KEY) == production
+    approved, rejected = moto.pipeline.packages()
     assert approved["ModelApprovalStatus"] == "Approved"
     assert rejected["ModelApprovalStatus"] == "Rejected"
     assert "SmokeTestFailed" in rejected["ApprovalDescription"]
@@ -263,16 +263,16 @@ def test_a_deploy_that_fails_its_smoke_test_is_rolled_back(moto: Moto, catalog: 
 
 def test_an_auto_rollback_by_sagemaker_rejects_the_model(moto: Moto, catalog: Path) -> None:
     seed(moto, catalog, degraded=True)
-    assert moto.stack.run("first").status == "SUCCEEDED"
-    config = moto.stack.endpoint_config()
-    moto.stack.notifications()
+    assert moto.pipeline.run("first").status == "SUCCEEDED"
+    config = moto.pipeline.endpoint_config()
+    moto.pipeline.notifications()
     # An endpoint alarm fires during the deployment: SageMaker keeps the old fleet.
-    moto.stack.cloudwatch.set_alarm_state(
+    moto.pipeline.cloudwatch.set_alarm_state(
         AlarmName=ALARMS[0], StateValue="ALARM", StateReason="5xx during the bake"
     )
 
-    lake.restore_all(moto.stack.s3, BUCKET)
-    rolled = moto.stack.run("alarmed")
+    lake.restore_all(moto.pipeline.s3, BUCKET)
+    rolled = moto.pipeline.run("alarmed")
 
     assert rolled.status == "FAILED" and rolled.error == "DeployRolledBack"
     assert rolled.path_through(
@@ -286,8 +286,8 @@ def test_an_auto_rollback_by_sagemaker_rejects_the_model(moto: Moto, catalog: Pa
         "RolledBack",
     )
     assert not {"SmokeTest", "RestorePreviousConfig"} & set(rolled.entered)
-    assert moto.stack.endpoint_config() == config
-    assert [p["ModelApprovalStatus"] for p in moto.stack.packages()] == ["Approved", "Rejected"]
+    assert moto.pipeline.endpoint_config() == config
+    assert [p["ModelApprovalStatus"] for p in moto.pipeline.packages()] == ["Approved", "Rejected"]
     message = only_notification(moto)
     assert "EndpointRolledBack" in message["message"] and ALARMS[0] in message["message"]
 
@@ -297,25 +297,25 @@ def test_a_first_deploy_that_fails_its_smoke_test_deletes_the_endpoint(
 ) -> None:
     seed(moto, catalog, degraded=True)
     moto.served.healthy_only = set()
-    failed = moto.stack.run("first")
+    failed = moto.pipeline.run("first")
 
     assert failed.status == "FAILED" and failed.error == "DeployRolledBack"
     assert failed.path_through(
         "CreateEndpoint", *SERVE, "SmokeFailed", "RejectChallenger", "RestorePrevious?"
     )
     assert failed.entered[-3:] == ["DeleteEndpoint", "NotifyRolledBack", "RolledBack"]
-    assert moto.stack.endpoint_config() is None
-    assert moto.stack.object(PRODUCTION_METRICS_KEY) is None
-    assert [p["ModelApprovalStatus"] for p in moto.stack.packages()] == ["Rejected"]
+    assert moto.pipeline.endpoint_config() is None
+    assert moto.pipeline.object(PRODUCTION_METRICS_KEY) is None
+    assert [p["ModelApprovalStatus"] for p in moto.pipeline.packages()] == ["Rejected"]
 
 
 def test_a_run_is_refused_while_another_is_in_progress(moto: Moto, catalog: Path) -> None:
     seed(moto, catalog, degraded=True)
     moto.jobs.hold_prepare = threading.Event()
-    first = moto.stack.start("scheduled")
+    first = moto.pipeline.start("scheduled")
     assert moto.jobs.prepare_started.wait(30)
 
-    refused = moto.stack.wait(moto.stack.start("by-hand"))
+    refused = moto.pipeline.wait(moto.pipeline.start("by-hand"))
 
     assert refused.status == "SUCCEEDED"
     assert refused.entered == [
@@ -330,10 +330,10 @@ def test_a_run_is_refused_while_another_is_in_progress(moto: Moto, catalog: Path
     assert "refused" in message["subject"] and first in message["message"]
 
     moto.jobs.hold_prepare.set()
-    finished = moto.stack.wait(first)
+    finished = moto.pipeline.wait(first)
     assert finished.status == "SUCCEEDED" and finished.entered[-1] == "Deployed"
     assert "FindOldestRun" not in finished.entered
-    assert [p["ModelPackageGroupName"] for p in moto.stack.packages()] == [GROUP]
+    assert [p["ModelPackageGroupName"] for p in moto.pipeline.packages()] == [GROUP]
 
 
 def test_the_definition_under_test_is_the_deployed_one_but_for_the_swapped_resources() -> None:

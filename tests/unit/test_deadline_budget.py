@@ -13,7 +13,6 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
-from inference.local import free_port
 from lambdas.api import clients
 from lambdas.api.clients import (
     API_GATEWAY_TIMEOUT_SECONDS,
@@ -22,6 +21,7 @@ from lambdas.api.clients import (
     CallBudget,
     needed_seconds,
 )
+from local_runtime.serving import free_port
 
 CDK_JSON = Path(__file__).parents[2] / "cdk.json"
 # API Gateway's integration timeout includes the Lambda's cold start (Powertools, boto3 and

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from sagemaker_jobs import drift, evaluate, in_process, paths, prepare, train
+from local_runtime import jobs
+from sagemaker_jobs import drift, evaluate, paths, prepare, train
 
 
 @pytest.fixture
@@ -94,6 +95,6 @@ def test_in_process_jobs_report_the_file_sagemaker_reads(tmp_path: Path) -> None
     (out / "message").write_text("processing reason")
     (out / "failure").write_text("training reason")
     error = RuntimeError("exit 1")
-    assert in_process._failure_reason(out, "processing", error) == "processing reason"
-    assert in_process._failure_reason(out, "training", error) == "training reason"
-    assert in_process._failure_reason(tmp_path, "training", error) == "RuntimeError: exit 1"
+    assert jobs._failure_reason(out, "processing", error) == "processing reason"
+    assert jobs._failure_reason(out, "training", error) == "training reason"
+    assert jobs._failure_reason(tmp_path, "training", error) == "RuntimeError: exit 1"

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_jobs.evaluate import unpack_model
-from sagemaker_jobs.in_process import pack_model
+from sagemaker_jobs.model_archive import pack_model, unpack_model
 
 
 @pytest.fixture(params=["data filter", "no filter"])

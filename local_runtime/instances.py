@@ -127,7 +127,7 @@ def _serve(conn: Connection, handler: Handler) -> None:
 
 
 def _zygote(address: str, handler_path: str) -> None:
-    """`python -m lambdas.local.instances ADDRESS HANDLER` (key on stdin's first line): import
+    """`python -m local_runtime.instances ADDRESS HANDLER` (key on stdin's first line): import
     the handler once (Lambda's init, in the stack's environment), then fork an instance per
     "start" line read from stdin; each connects back to the gateway's listener."""
     authkey = bytes.fromhex(sys.stdin.readline().strip())
@@ -162,7 +162,7 @@ class _Zygote:
         authkey = secrets.token_bytes(32)
         self._listener = Listener(address, family="AF_UNIX", authkey=authkey)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "lambdas.local.instances", address, handler_path],
+            [sys.executable, "-m", "local_runtime.instances", address, handler_path],
             stdin=subprocess.PIPE,
             env=dict(environment),
             text=True,

@@ -1,5 +1,5 @@
 """Local SageMaker endpoints: the SageMaker runtime's InvokeEndpoint over HTTP, in front of local
-inference servers (inference/local.py), one per endpoint name.
+inference servers (local_runtime/serving.py), one per endpoint name.
 
 The API Lambda keeps its real boto3 `sagemaker-runtime` client; the local stack points it here
 (AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME). Answers follow the service's wire format, so botocore
@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from inference.local import running_server
+from local_runtime.serving import running_server
 
 ACCOUNT = "123456789012"
 

@@ -16,12 +16,8 @@ deterministic jobs through it).
 
 from __future__ import annotations
 
-import gzip
 import importlib
-import io
 import json
-import os
-import tarfile
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -31,7 +27,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sagemaker_jobs.paths import JobKind, reason_file
+from local_runtime.moto_server import environment
+from sagemaker_jobs.model_archive import pack_model
+from sagemaker_jobs.paths import JobKind, reason_file, split_s3_uri
 
 Runner = Callable[[str, list[str], Mapping[str, str]], None]
 _ENV_LOCK = threading.Lock()  # jobs read os.environ: one job at a time changes it
@@ -114,14 +112,6 @@ class TrainingJobRequest(_Request):
     Environment: dict[str, str] = Field(default_factory=dict)
 
 
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    without = uri.removeprefix("s3://")
-    bucket, _, key = without.partition("/")
-    if without == uri or not bucket:
-        raise ValueError(f"not an s3:// URI: {uri!r}")
-    return bucket, key
-
-
 def download_prefix(s3: Any, uri: str, dest: Path) -> int:
     """Every object under `uri` into `dest`, keyed below the URI's last '/' (SageMaker's
     S3Prefix: a prefix that names one object lands as that file's name)."""
@@ -152,32 +142,10 @@ def upload_dir(s3: Any, src: Path, uri: str) -> int:
     return count
 
 
-def pack_model(model_dir: Path) -> bytes:
-    """model.tar.gz with fixed metadata: the same model gives the same bytes."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tar:
-        for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
-            info = tarfile.TarInfo(path.relative_to(model_dir).as_posix())
-            info.size = path.stat().st_size
-            info.mode = 0o644
-            with path.open("rb") as f:
-                tar.addfile(info, f)
-    return gzip.compress(raw.getvalue(), mtime=0)
-
-
 @contextmanager
 def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    with _ENV_LOCK:
-        saved = {k: os.environ.get(k) for k in values}
-        os.environ.update(values)
-        try:
-            yield
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+    with _ENV_LOCK, environment(values):
+        yield
 
 
 def run_module(module: str, argv: list[str], env: Mapping[str, str]) -> None:

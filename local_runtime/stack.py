@@ -15,29 +15,27 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 from botocore.exceptions import EndpointConnectionError
 
-from inference.local import free_port, serve_app
 from lambdas.api.password_policy import PasswordPolicy
-from lambdas.local.endpoints import LocalEndpoints
-from lambdas.local.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
-from lambdas.local.handler_log import HandlerLog
-from lambdas.local.instances import DEFAULT_CONCURRENCY
-from lambdas.local.metrics import publish_emf
-from lambdas.local.site import PREFIX as SITE_PREFIX
-from lambdas.local.site import LocalSite
+from local_runtime.endpoints import LocalEndpoints
+from local_runtime.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
+from local_runtime.handler_log import HandlerLog
+from local_runtime.instances import DEFAULT_CONCURRENCY
+from local_runtime.metrics import publish_emf
+from local_runtime.moto_server import environment, moto_server
+from local_runtime.serving import serve_app
+from local_runtime.site import PREFIX as SITE_PREFIX
+from local_runtime.site import LocalSite
 from prodcat.site import site_config
 
 REGION = "eu-west-3"
@@ -79,20 +77,6 @@ def _aws_environment(moto_url: str, runtime_url: str) -> dict[str, str]:
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": runtime_url,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def create_resources(stage: str = "local") -> dict[str, str]:
@@ -222,25 +206,15 @@ class LocalStack:
         self._exit.close()
 
     def _start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        moto_port = free_port()
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request
         # Routes without metrics of their own make Powertools warn on every call.
         warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-        moto.start()
-        self._exit.callback(moto.stop)
-        moto_url = f"http://127.0.0.1:{moto_port}"
-        # moto keeps its state per process, not per server: start and leave with a clean slate.
-        httpx.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
-        self._exit.callback(lambda: httpx.post(f"{moto_url}/moto-api/reset", timeout=10))
+        moto_url = self._exit.enter_context(moto_server())
         runtime_url = self._exit.enter_context(serve_app(self.endpoints.app(), name="sagemaker"))
         self._exit.callback(self.endpoints.close)
-        self._exit.enter_context(_environment(_aws_environment(moto_url, runtime_url)))
+        self._exit.enter_context(environment(_aws_environment(moto_url, runtime_url)))
 
         settings = create_resources()
-        self._exit.enter_context(_environment(settings))
+        self._exit.enter_context(environment(settings))
         if self._deploy_model:
             self.endpoints.deploy(ENDPOINT_NAME, self._model_dir or sample_model())
 

@@ -11,9 +11,6 @@ lines joined as AssembleWith=Line joins them. Answers like DescribeTransformJob.
 
 from __future__ import annotations
 
-import hashlib
-import io
-import tarfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,17 +18,8 @@ from typing import Any
 from inference.batch import LakePhotos, classify_lines, render_lines, split_lines
 from inference.predictor import Predictor
 from inference.server import POLICY
-from sagemaker_jobs.in_process import split_s3_uri
-
-
-def unpack_model(s3: Any, model_data_url: str, models_dir: Path) -> Path:
-    bucket, key = split_s3_uri(model_data_url)
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    target = models_dir / hashlib.sha256(body).hexdigest()[:16]
-    if not target.exists():
-        with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-            tar.extractall(target, filter="data")
-    return target
+from sagemaker_jobs.model_archive import fetch_model
+from sagemaker_jobs.paths import split_s3_uri
 
 
 def mini_batches(lines: list[bytes], max_bytes: int) -> Iterator[list[bytes]]:
@@ -53,7 +41,7 @@ def run_transform_job(
     request: Mapping[str, Any], s3: Any, sagemaker: Any, models_dir: Path
 ) -> dict[str, Any]:
     model = sagemaker.describe_model(ModelName=request["ModelName"])
-    predictor = Predictor(unpack_model(s3, model["PrimaryContainer"]["ModelDataUrl"], models_dir))
+    predictor = Predictor(fetch_model(s3, model["PrimaryContainer"]["ModelDataUrl"], models_dir))
     env = request.get("Environment", {})
     photos = LakePhotos(env["PRODCAT_DATA_LAKE_BUCKET"], env["PRODCAT_RAW_PREFIX"], client=s3)
     max_bytes = int(request["MaxPayloadInMB"]) * 1024 * 1024

@@ -39,7 +39,7 @@ from starlette.routing import Route as StarletteRoute
 
 from lambdas.api.identity import NO_API_KEY_MESSAGE, NO_TOKEN_MESSAGE
 from lambdas.api.routes import ROUTES, Route
-from lambdas.local.instances import (
+from local_runtime.instances import (
     DEFAULT_CONCURRENCY,
     FunctionError,
     Handler,
@@ -48,7 +48,7 @@ from lambdas.local.instances import (
     Throttled,
     TimedOut,
 )
-from lambdas.local.site import LocalSite
+from local_runtime.site import LocalSite
 
 __all__ = ["Authorizer", "LambdaContext", "LocalGateway", "TokenBucket", "UserPool", "match"]
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST API
@@ -222,7 +222,7 @@ class LocalGateway:
     # when all are busy before it is throttled (Lambda: 0).
     concurrency: int = DEFAULT_CONCURRENCY
     wait_seconds: float = 0.0
-    # The web page on the same origin (lambdas/local/site.py); None serves the API alone.
+    # The web page on the same origin (local_runtime/site.py); None serves the API alone.
     site: LocalSite | None = None
     instances: LambdaInstances = field(init=False)
     _printed_lock: threading.Lock = field(default_factory=threading.Lock)

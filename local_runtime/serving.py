@@ -1,4 +1,5 @@
-"""Run the inference server on 127.0.0.1 in a background thread (demo, benchmark, tests)."""
+"""ASGI apps on 127.0.0.1 in background threads: the inference server (demo, benchmark, tests,
+the local SageMaker endpoints), and the local stack's gateway and SageMaker runtime."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-
-from inference.server import create_app
 
 
 def free_port() -> int:
@@ -47,5 +46,7 @@ def serve_app(
 @contextmanager
 def running_server(model_dir: Path, port: int | None = None) -> Iterator[str]:
     """The inference server for `model_dir`; yields the base URL once it answers."""
+    from inference.server import create_app  # the model's stack: imported by those who serve one
+
     with serve_app(create_app(model_dir), port, name="inference") as url:
         yield url
