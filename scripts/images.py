@@ -1156,9 +1156,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"build context: {files} files (the allowlist cdk deploy stages)")
         for image in IMAGES:
             seconds = build(engine, image, context)
-            check_image(engine, image)
+            found = check_image(engine, image)
             size = engine.image_size(image.tag)
             summary[image.name] = {"tag": image.tag, "bytes": size, "build_s": round(seconds, 1)}
+            if "encoder" in found:
+                summary[image.name]["photo_encoder"] = found["encoder"]
             what = "no torch, ONNX encoder" if image is SERVING else "CPU torch"
             log(f"{image.tag}: {_gb(size)}, built in {seconds:.1f} s; Python 3.11, {what}, pins")
 
@@ -1183,6 +1185,9 @@ def main(argv: list[str] | None = None) -> int:
         summary.update(
             serving_cold_start_s=round(cold_start, 1),
             serving_first_answer_s=round(first_answer, 1),
+            # a shared host's load stretches the cold start (2-core machine: 4.5 s at load 5,
+            # 6.6 s at 15 for the same image): recorded beside the figure
+            serving_cold_start_load_1m=round(os.getloadavg()[0], 1),
             model_version=jobs.model_version,
             job_s={k: round(v, 1) for k, v in jobs.seconds.items()},
         )

@@ -104,6 +104,8 @@ def image_summary(path: Path) -> dict:
         "serving_image_bytes": summary["serving"]["bytes"],
         "serving_cold_start_s": summary.get("serving_cold_start_s"),
         "serving_first_answer_s": summary.get("serving_first_answer_s"),
+        "load_1m_at_cold_start": summary.get("serving_cold_start_load_1m"),
+        "photo_encoder": summary["serving"].get("photo_encoder", {}).get("class", "TorchEncoder"),
         "engine": summary.get("engine"),
         "measured_by": "make images",
     }

@@ -42,15 +42,17 @@ def test_image_summary_reads_what_make_images_wrote(tmp_path: Path) -> None:
         json.dumps(
             {
                 "engine": "podman",
-                "serving": {"bytes": 123},
+                "serving": {"bytes": 123, "photo_encoder": {"class": "OnnxEncoder"}},
                 "serving_cold_start_s": 4.4,
                 "serving_first_answer_s": 4.9,
+                "serving_cold_start_load_1m": 7.5,
             }
         )
     )
     summary = tp.image_summary(path)
     assert summary["serving_image_bytes"] == 123
     assert summary["serving_first_answer_s"] == 4.9
+    assert summary["photo_encoder"] == "OnnxEncoder" and summary["load_1m_at_cold_start"] == 7.5
     assert "make images" in tp.image_summary(tmp_path / "none.json")["missing"]
 
 
