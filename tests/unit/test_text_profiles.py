@@ -33,8 +33,10 @@ def _embeddings(n: int, seed: int = 0) -> np.ndarray:
     return e / np.linalg.norm(e, axis=1, keepdims=True)
 
 
-def test_serving_features_are_the_union_pipelines_columns() -> None:
-    head = TextHead(Hyperparameters()).fit(TEXTS, _embeddings(len(TEXTS)), LABELS)
+@pytest.mark.parametrize("title_weight", [1.0, 2.5])
+def test_serving_features_are_the_union_pipelines_columns(title_weight: float) -> None:
+    hp = Hyperparameters(title_weight=title_weight)
+    head = TextHead(hp).fit(TEXTS, _embeddings(len(TEXTS)), LABELS)
     queries = [*TEXTS[:3], "piscine jeu livre figurine inconnue", "x"]
     emb = _embeddings(len(queries), seed=1)
     plain = hstack([head.vectorizer.transform(queries), csr_matrix(emb * head.e5_weight)]).tocsr()
@@ -112,3 +114,31 @@ def test_training_the_fast_profile_never_embeds(
     assert result.model.text_head is not None and result.model.text_head.e5_weight == 0.0
     assert not Hyperparameters(profile="fast").uses_e5 and not Hyperparameters(e5_weight=0).uses_e5
     assert Hyperparameters().uses_e5
+
+
+def test_the_title_block_reads_the_title_alone_at_its_weight() -> None:
+    """The title's n-grams come from the text before " . " (how `listing_text` joins title and
+    description), scaled by `title_weight`; a description changes only the other blocks."""
+    texts = [f"{t} . description commune" if i % 2 else t for i, t in enumerate(TEXTS)]
+    heads = {
+        w: TextHead(Hyperparameters(title_weight=w)).fit(texts, _embeddings(len(texts)), LABELS)
+        for w in (0.0, 1.0, 3.0)
+    }
+    assert [n for n, _ in heads[0.0].vectorizer.transformer_list] == ["words", "chars"]
+    title = dict(heads[1.0].vectorizer.transformer_list)["title"]
+    assert "description" not in "".join(title.vocabulary_)
+    assert prodcat.model.title_of("Piscine Intex . Robot de piscine") == "piscine intex"
+    emb = _embeddings(2, seed=2)
+    plain, described = ["Piscine Intex 366"], ["Piscine Intex 366 . robot livre jeu"]
+    n_title = len(title.vocabulary_)
+    for w in (1.0, 3.0):
+        a = heads[w].features(plain, emb[:1]).toarray()
+        b = heads[w].features(described, emb[:1]).toarray()
+        title_cols = slice(a.shape[1] - E5_DIM - n_title, a.shape[1] - E5_DIM)
+        np.testing.assert_array_equal(a[:, title_cols], b[:, title_cols])
+        assert np.linalg.norm(a[:, title_cols]) == pytest.approx(w, rel=1e-5)
+
+
+def test_the_fast_profile_has_no_title_block() -> None:
+    head = TextHead(Hyperparameters(profile="fast", title_weight=2.0))
+    assert [n for n, _ in head.vectorizer.transformer_list] == ["words"]
