@@ -30,6 +30,10 @@ from typing import Any, Protocol
 # Before torch starts its OpenMP runtime (see prodcat.text_encoder): torch's idle threads,
 # spinning, made each e5 embedding in the same process cost 165 CPU-ms instead of 59-73.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# onnxruntime's official wheels send usage telemetry to Microsoft over HTTPS and keep a device
+# id in $HOME by default: a serving container has no business calling out (nor a home to
+# write), and the uploader is start-up work. Read once, when onnxruntime initialises.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 import numpy as np
 
