@@ -46,7 +46,8 @@ endif
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy prodcat inference sagemaker_jobs scripts infra step_functions lambdas local_runtime
+	$(VENV)/bin/mypy prodcat prodcat_contracts prodcat_cli inference sagemaker_jobs scripts infra step_functions lambdas local_runtime
+	$(VENV)/bin/lint-imports
 
 ## Accuracy, training time, load time, size, latency and throughput as one JSON document.
 bench: install

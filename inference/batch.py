@@ -18,7 +18,7 @@ with the input (line N answers line N, as AssembleWith=Line users join them) and
 to fix: the same message and status /invocations gives that listing as JSON. Only faults of the
 request as a whole (content type, body over the payload limit) are 4xx answers.
 
-Each line passes the same request policy (inference/request_policy.py) as a JSON body before it
+Each line passes the same request policy (prodcat_contracts/request_policy.py) as a JSON body before it
 is parsed; lines are classified 32 at a time, so memory follows the body, not the catalogue.
 A `photo_key` is read from the data lake's raw zone (the serving role may read nothing else).
 """
@@ -36,10 +36,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from inference.predictor import Predictor
-from inference.request_policy import BodyRefused, RequestPolicy, bounded_errors, clip
-from inference.schema import MAX_BATCH, Listing
 from prodcat.model import ModelCapabilityError
 from prodcat.photos import MAX_PHOTO_BYTES, PhotoError
+from prodcat_contracts.lake import ZONES
+from prodcat_contracts.listing import MAX_BATCH, Listing
+from prodcat_contracts.request_policy import BodyRefused, RequestPolicy, bounded_errors, clip
 
 JSON_LINES_TYPES = frozenset(
     {"application/jsonlines", "application/jsonl", "application/x-jsonlines"}
@@ -122,7 +123,7 @@ class DirectoryPhotos:
 
 def photo_store_from_env() -> PhotoStore | None:
     """The serving container's lake: PRODCAT_DATA_LAKE_BUCKET (AWS) or PRODCAT_LAKE_DIR."""
-    prefix = os.environ.get("PRODCAT_RAW_PREFIX", "raw/")
+    prefix = os.environ.get("PRODCAT_RAW_PREFIX", ZONES.raw)
     if bucket := os.environ.get("PRODCAT_DATA_LAKE_BUCKET"):
         return LakePhotos(bucket, prefix)
     if root := os.environ.get("PRODCAT_LAKE_DIR"):

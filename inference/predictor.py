@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.schema import Listing, Prediction, ProductType
 from prodcat.image_encoder import PhotoEncoder, serving_encoder
 from prodcat.model import ProductTypeModel
 from prodcat.photos import decode_photo
-from prodcat.text import listing_text
+from prodcat_contracts.listing import Listing, Prediction, ProductType
+from prodcat_contracts.text import listing_text
 
 
 class Predictor:

@@ -18,16 +18,19 @@ from pydantic import ValidationError
 
 from inference import batch
 from inference.predictor import Predictor
-from inference.request_policy import BodyRefused, RequestPolicy, bounded_errors, clip
-from inference.schema import Batch, Listing
 from prodcat.model import ModelCapabilityError
 from prodcat.photos import PhotoError
+from prodcat_contracts.listing import Batch, Listing
+from prodcat_contracts.request_policy import BodyRefused, RequestPolicy, bounded_errors, clip
 
 log = logging.getLogger("prodcat.inference")
 DEFAULT_MODEL_DIR = "/opt/ml/model"
-# Serverless endpoints accept 4 MB; leave room for JSON around a 3 MiB photo in base64.
+# The container's own ceiling, not a serverless one: a serverless endpoint passes at most 4 MB per
+# request (the API keeps under it), while a Batch Transform job sends up to its MaxPayloadInMB
+# (prodcat/transform_job.py) and the local stack whatever it is given. 6 MiB holds a 3 MiB photo in
+# base64 (prodcat.photos.MAX_PHOTO_BYTES) with room for the JSON around it.
 MAX_BODY_BYTES = 6 * 1024 * 1024
-# The API's request policy (inference/request_policy.py), with this container's own ceilings: a
+# The API's request policy (prodcat_contracts/request_policy.py), with this container's own ceilings: a
 # 3 MiB photo (prodcat.photos.MAX_PHOTO_BYTES) is 4,194,304 characters of base64.
 POLICY = RequestPolicy(max_body_bytes=MAX_BODY_BYTES, max_string_chars=4_200_000)
 # The model runs in these threads, never on the event loop, so /ping and the next request's

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from prodcat_contracts.gate import GatePolicy
+
 CONTEXT_KEY = "prodcat:stages"
 STAGE_SELECTOR_KEY = "stage"
 
@@ -174,16 +176,6 @@ class ApiConfig(_Frozen):
         return _check_retention(value)
 
 
-class GateConfig(_Frozen):
-    """The challenger must beat the champion by `margin` on `metric` in `mode`, and clear floors."""
-
-    mode: Literal["text_only", "image_only", "text_image"]
-    metric: Literal["accuracy", "top3_accuracy", "macro_f1", "weighted_f1"]
-    margin: float = Field(ge=0, le=1)
-    min_accuracy: float = Field(ge=0, le=1)
-    max_ece: float = Field(ge=0, le=1)
-
-
 class ReclassifyConfig(_Frozen):
     """After each successful deploy, classify the whole catalogue into the lake
     (models/predictions/<model version>/) with a Batch Transform job; off unless enabled."""
@@ -202,7 +194,7 @@ class PipelineConfig(_Frozen):
     schedule: str
     schedule_enabled: bool
     retrain_on_drift: bool
-    gate: GateConfig
+    gate: GatePolicy  # prodcat_contracts/gate.py: the gate Lambda reads the same model
     log_retention_days: int
     reclassify_catalogue: ReclassifyConfig = ReclassifyConfig()
 

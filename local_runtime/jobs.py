@@ -28,8 +28,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_runtime.moto_server import environment
+from prodcat_contracts.lake import split_s3_uri
 from sagemaker_jobs.model_archive import pack_model
-from sagemaker_jobs.paths import JobKind, reason_file, split_s3_uri
+from sagemaker_jobs.paths import JobKind, reason_file
 
 Runner = Callable[[str, list[str], Mapping[str, str]], None]
 _ENV_LOCK = threading.Lock()  # jobs read os.environ: one job at a time changes it

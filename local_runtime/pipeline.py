@@ -18,7 +18,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -26,6 +25,7 @@ import httpx
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from infra.config import load_stage_configs
+from infra.pipeline_settings import definition_settings
 from local_runtime import jobs
 from local_runtime.stand_ins import (
     ACCOUNT,
@@ -42,8 +42,8 @@ from local_runtime.stand_ins import (
     without_waits,
 )
 from local_runtime.transform_job import run_transform_job
+from prodcat_contracts.lake import BASE_DIR, ZONES
 from step_functions.definition import ReclassifySettings, build_definition
-from step_functions.stage_settings import definition_settings
 
 PREFIX = "prodcat-local"
 CODE_VERSION = "local"
@@ -51,7 +51,7 @@ CODE_VERSION = "local"
 
 def _seed_base_data(data_dir: Path, bucket: str, raw_prefix: str) -> int:
     """The challenge-format directory, as `aws s3 sync DATA_DIR s3://BUCKET/raw/base/` puts it."""
-    return jobs.upload_dir(boto3.client("s3"), data_dir, f"s3://{bucket}/{raw_prefix}base/")
+    return jobs.upload_dir(boto3.client("s3"), data_dir, f"s3://{bucket}/{raw_prefix}{BASE_DIR}/")
 
 
 class LocalPipeline:
@@ -65,15 +65,8 @@ class LocalPipeline:
         self.moto_url = resources.moto_url
         context = json.loads(cdk_json.read_text())["context"]
         (config,) = load_stage_configs(context, "dev")
-        zones = SimpleNamespace(
-            raw="raw/",
-            curated="curated/",
-            artifacts="models/artifacts/",
-            reports="models/reports/",
-            predictions="models/predictions/",
-        )
         alarms = (f"{PREFIX}-endpoint-5xx", f"{PREFIX}-endpoint-latency-p99")
-        settings = definition_settings(config, zones, alarms).model_copy(
+        settings = definition_settings(config, ZONES, alarms).model_copy(
             update={
                 "name_prefix": PREFIX,
                 "endpoint_name": resources.endpoint_name,
@@ -155,7 +148,7 @@ class LocalPipeline:
         LambdaSimpleBackend.invoke = self._original_invoke  # type: ignore[method-assign]
 
     def seed(self, data_dir: Path) -> int:
-        return _seed_base_data(data_dir, self.bucket, "raw/")
+        return _seed_base_data(data_dir, self.bucket, ZONES.raw)
 
     def run(self, on_state: Callable[[str], None] = print, timeout: float = 3600) -> dict[str, Any]:
         """Start a run, report each state as it is entered, return the final description."""

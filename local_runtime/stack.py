@@ -37,6 +37,7 @@ from local_runtime.serving import serve_app
 from local_runtime.site import PREFIX as SITE_PREFIX
 from local_runtime.site import LocalSite
 from prodcat.site import site_config
+from prodcat_contracts.lake import ZONES
 
 REGION = "eu-west-3"
 ENDPOINT_NAME = "prodcat-local"
@@ -131,8 +132,8 @@ def create_resources(stage: str = "local") -> dict[str, str]:
         "REQUEST_LOG_TABLE": f"prodcat-{stage}-request-log",
         "PRODUCTS_TABLE": f"prodcat-{stage}-products",
         "DATA_LAKE_BUCKET": BUCKET,
-        "RAW_PREFIX": "raw/",
-        "CAPTURE_PREFIX": "capture/",
+        "RAW_PREFIX": ZONES.raw,
+        "CAPTURE_PREFIX": ZONES.capture,
         "ENDPOINT_NAME": ENDPOINT_NAME,
         "UNDELIVERED_QUEUE_URL": queue["QueueUrl"],
         "REQUEST_LOG_TTL_DAYS": "30",

@@ -18,8 +18,8 @@ from typing import Any
 from inference.batch import LakePhotos, classify_lines, render_lines, split_lines
 from inference.predictor import Predictor
 from inference.server import POLICY
+from prodcat_contracts.lake import split_s3_uri
 from sagemaker_jobs.model_archive import fetch_model
-from sagemaker_jobs.paths import split_s3_uri
 
 
 def mini_batches(lines: list[bytes], max_bytes: int) -> Iterator[list[bytes]]:

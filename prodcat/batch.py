@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from prodcat.data import IMAGES_ONLY_FILE, PHOTO_NAME, DataFormatError, index_photos
-from sagemaker_jobs.paths import split_s3_uri
+from prodcat_contracts.lake import split_s3_uri
 
 PART_ROWS = 1_000
 SUCCESS = "_SUCCESS"
@@ -244,32 +244,3 @@ def run_batch(
             on_part(len(lines))
     store.write(SUCCESS, json.dumps(summary.to_json(), indent=2).encode())
     return summary
-
-
-def classify_catalogue(
-    data_dir: Path,
-    out: str | Path,
-    model_dir: Path,
-    *,
-    part_rows: int = PART_ROWS,
-    progress: bool = True,
-) -> BatchSummary:
-    """`prodcat batch` on this machine: the serving container's JSON Lines code, in process."""
-    from tqdm import tqdm
-
-    from inference.batch import DirectoryPhotos, classify_lines
-    from inference.predictor import Predictor
-    from inference.server import POLICY
-
-    predictor = Predictor(Path(model_dir))
-    photos = DirectoryPhotos(Path(data_dir), raw_prefix="")
-    listings = local_catalogue(Path(data_dir))
-    with tqdm(total=count_rows(data_dir), unit="row", disable=not progress) as bar:
-        return run_batch(
-            listings,
-            part_store(out),
-            lambda lines: classify_lines(lines, predictor, POLICY, photos),
-            predictor.model.version,
-            part_rows=part_rows,
-            on_part=bar.update,
-        )

@@ -1,4 +1,4 @@
-"""Load a directory in the Rakuten challenge format.
+"""Read and write a directory in the Rakuten challenge format.
 
 Layout read (any split name S, e.g. `train`):
 - `X_S.csv`: `,designation,description,productid,imageid` (first column: the row index)
@@ -16,13 +16,15 @@ from __future__ import annotations
 import csv
 import os
 import re
+import shutil
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prodcat.taxonomy import Taxonomy
-from prodcat.text import listing_text
+from prodcat_contracts.taxonomy import Taxonomy
+from prodcat_contracts.text import listing_text
 
 PHOTO_NAME = re.compile(r"^image_(\d+)_product_(\d+)\.jpe?g$", re.IGNORECASE)
 IMAGES_ONLY_FILE = "images_only.csv"
@@ -69,6 +71,52 @@ class LoadReport:
             "skipped": dict(sorted(self.skipped.items())),
             "photos_missing": self.photos_missing,
         }
+
+
+@dataclass(frozen=True)
+class ChallengeRow:
+    """One row to write: clean text (or none: a photo-only row) and/or a photo file."""
+
+    product_id: str
+    text: str
+    label: int | None  # None: written as an empty prdtypecode
+    photo: Path | None = None
+    image_id: str = ""  # names the photo's file; required with a photo
+
+
+def write_split(
+    rows: Iterable[ChallengeRow], out_dir: Path, split: str, *, copy: bool = False
+) -> None:
+    """`X_<split>.csv`, `Y_<split>.csv`, `images_only.csv` for photo-only rows, and the photos
+    under `images/image_<split>/` (linked, or copied when the output leaves the machine, as a
+    processing job's does). The text is already clean: written as the title, with no
+    description, so `load_listings` reads the same text back."""
+    photo_dir = out_dir / "images" / f"image_{split}"
+    photo_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        (out_dir / f"X_{split}.csv").open("w", newline="", encoding="utf-8") as fx,
+        (out_dir / f"Y_{split}.csv").open("w", newline="", encoding="utf-8") as fy,
+        (out_dir / IMAGES_ONLY_FILE).open("w", newline="", encoding="utf-8") as fi,
+    ):
+        wx, wy, wi = csv.writer(fx), csv.writer(fy), csv.writer(fi)
+        wx.writerow(["", "designation", "description", "productid", "imageid"])
+        wy.writerow(["", "prdtypecode"])
+        wi.writerow(["", "productid", "imageid", "prdtypecode"])
+        for i, row in enumerate(rows):
+            image_id = row.image_id if row.photo is not None else ""
+            if row.photo is not None:
+                # Always .jpg: the decoder reads the bytes, not the name.
+                target = photo_dir / f"image_{image_id}_product_{row.product_id}.jpg"
+                if not target.exists():
+                    if copy:
+                        shutil.copyfile(row.photo, target)
+                    else:
+                        target.symlink_to(row.photo.resolve())
+            if row.text:
+                wx.writerow([i, row.text, "", row.product_id, image_id])
+                wy.writerow([i, row.label])
+            else:
+                wi.writerow([i, row.product_id, image_id, row.label])
 
 
 class DataFormatError(ValueError):

@@ -7,11 +7,11 @@ Inputs
   The drift job reads the production model's copy at the fixed key
   ``models/production/baseline.json`` of the data lake (beside it ``models/production/metrics.json``),
   which the pipeline's deploy step writes when a model goes into service.
-- Traffic: capture records (`lambdas.api.records.CaptureRecord`, one per /predict), taken here
+- Traffic: capture records (`prodcat_contracts.lake.CaptureRecord`, one per /predict), taken here
   as anything with the same attributes (`CaptureLike`), so this module does not import lambdas/.
 
 Statistics of the traffic have the baseline's shape and are computed with the baseline's own
-functions: text length of `prodcat.text.listing_text(designation, description)`, language by
+functions: text length of `prodcat_contracts.text.listing_text(designation, description)`, language by
 `prodcat.language.detect_language` of that text, and the histogram edges read from the baseline
 itself (`np.histogram` with them), so the two sides cannot be binned differently.
 
@@ -50,7 +50,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from prodcat.language import detect_language
-from prodcat.text import listing_text
+from prodcat_contracts.text import listing_text
 
 MIN_SAMPLES = 500
 DEFAULT_THRESHOLD = 0.2
@@ -78,7 +78,7 @@ class ScoredLike(Protocol):
 
 
 class CaptureLike(Protocol):
-    """What drift reads from a capture record (lambdas.api.records.CaptureRecord)."""
+    """What drift reads from a capture record (prodcat_contracts.lake.CaptureRecord)."""
 
     @property
     def designation(self) -> str | None: ...

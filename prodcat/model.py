@@ -30,8 +30,8 @@ from sklearn.svm import LinearSVC
 
 from prodcat.calibration import recalibrate_top1
 from prodcat.image_encoder import BACKBONE, weights_sha256
-from prodcat.taxonomy import Taxonomy
 from prodcat.text_encoder import E5_DIM, embed_texts
+from prodcat_contracts.taxonomy import Taxonomy
 
 MODES = ("text_only", "image_only", "text_image")
 # (train rows, held-out rows) per fold

@@ -15,7 +15,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_SIZE = 224
-# 3 MiB of photo is 4 MiB of base64: the most a SageMaker serverless request can carry.
+# The largest photo the model decodes, sent in a request or read from the lake. Not a serverless
+# limit: a serverless endpoint takes 4 MB per request, so through the API (6 MB, Lambda's own
+# payload limit) no more than its 2.5 MiB photo (lambdas/api/models.py) reaches the model; 3 MiB
+# (4 MiB of base64) reaches it from the local stack or a Batch Transform job.
 MAX_PHOTO_BYTES = 3 * 1024 * 1024
 # A 20-megapixel photo decodes to 60 MB of RGB; anything larger is refused, not resized.
 MAX_PIXELS = 20_000_000

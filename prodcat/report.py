@@ -11,7 +11,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from prodcat.metrics import ECE_BINS, reliability_bins
 from prodcat.model import MODES, ProductTypeModel
-from prodcat.taxonomy import Category, Taxonomy
+from prodcat_contracts.taxonomy import Category, Taxonomy
 
 if TYPE_CHECKING:
     from prodcat.evaluation import Evaluation

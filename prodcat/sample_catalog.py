@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from prodcat.taxonomy import builtin_taxonomy
+from prodcat_contracts.taxonomy import builtin_taxonomy
 
 # code -> (nouns, adjectives/qualifiers, brands or series); mixed languages on purpose.
 VOCAB: dict[int, tuple[list[str], list[str], list[str]]] = {

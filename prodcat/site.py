@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prodcat.taxonomy import builtin_taxonomy
+from prodcat_contracts.taxonomy import builtin_taxonomy
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 

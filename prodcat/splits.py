@@ -2,48 +2,29 @@
 
 from __future__ import annotations
 
-import csv
-import shutil
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from prodcat.data import Listing
+from prodcat.data import ChallengeRow, Listing, write_split
 
 
 def write_listings(
     listings: list[Listing], out_dir: Path, split: str = "train", *, copy: bool = False
 ) -> Path:
-    """X_/Y_ csv files, images_only.csv for photo-only rows, and the photos (linked, or copied
-    when the output leaves the machine, as a processing job's does)."""
-    photo_dir = out_dir / "images" / f"image_{split}"
-    photo_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        (out_dir / f"X_{split}.csv").open("w", newline="", encoding="utf-8") as fx,
-        (out_dir / f"Y_{split}.csv").open("w", newline="", encoding="utf-8") as fy,
-        (out_dir / "images_only.csv").open("w", newline="", encoding="utf-8") as fi,
-    ):
-        wx, wy, wi = csv.writer(fx), csv.writer(fy), csv.writer(fi)
-        wx.writerow(["", "designation", "description", "productid", "imageid"])
-        wy.writerow(["", "prdtypecode"])
-        wi.writerow(["", "productid", "imageid", "prdtypecode"])
-        for i, x in enumerate(listings):
-            image_id = ""
-            if x.photo is not None:
-                image_id = x.photo.name.split("_")[1]
-                target = photo_dir / x.photo.name
-                if not target.exists():
-                    if copy:
-                        shutil.copyfile(x.photo, target)
-                    else:
-                        target.symlink_to(x.photo.resolve())
-            if x.text:
-                # The text is already clean: write it as the title, with no description.
-                wx.writerow([i, x.text, "", x.product_id, image_id])
-                wy.writerow([i, x.label])
-            else:
-                wi.writerow([i, x.product_id, image_id, x.label])
+    """Listings back in the challenge format (prodcat.data.write_split), photos linked or copied."""
+    rows = (
+        ChallengeRow(
+            product_id=x.product_id,
+            text=x.text,
+            label=x.label,
+            photo=x.photo,
+            image_id=x.photo.name.split("_")[1] if x.photo is not None else "",
+        )
+        for x in listings
+    )
+    write_split(rows, out_dir, split, copy=copy)
     return out_dir
 
 

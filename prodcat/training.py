@@ -24,8 +24,8 @@ from prodcat.data import Listing, LoadReport, load_listings
 from prodcat.features import encode_listing_photos
 from prodcat.image_encoder import default_encoder
 from prodcat.model import Fusion, Hyperparameters, ImageHead, ProductTypeModel, TextHead
-from prodcat.taxonomy import Taxonomy, load_taxonomy
 from prodcat.text_encoder import E5_DIM, embed_texts
+from prodcat_contracts.taxonomy import Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prodcat.batch import S3Parts, chunks, s3_catalogue
-from sagemaker_jobs.paths import split_s3_uri
+from prodcat_contracts.lake import split_s3_uri
 
 CONTENT_TYPE = "application/jsonlines"
 # The container refuses bodies over 6 MiB (inference/server.py); 5 MB leaves room whichever

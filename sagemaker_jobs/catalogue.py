@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from prodcat.batch import chunks, local_catalogue
-from prodcat.taxonomy import builtin_taxonomy
 from prodcat.transform_job import INPUT_ROWS_PER_FILE
+from prodcat_contracts.lake import BASE_DIR, ZONES
+from prodcat_contracts.taxonomy import builtin_taxonomy
 from sagemaker_jobs.paths import PROCESSING, write_failure
 from sagemaker_jobs.prepare import (
-    BASE_DIR,
-    RAW_PREFIX,
     SourceReport,
     apply_tombstones,
     read_products,
@@ -34,7 +33,7 @@ from sagemaker_jobs.prepare import (
 )
 
 
-def catalogue(raw_dir: Path, raw_prefix: str = RAW_PREFIX) -> Iterator[dict[str, Any]]:
+def catalogue(raw_dir: Path, raw_prefix: str = ZONES.raw) -> Iterator[dict[str, Any]]:
     deleted = read_tombstones(raw_dir)
     codes = frozenset(builtin_taxonomy().codes)
     products, _ = apply_tombstones(
@@ -51,7 +50,7 @@ def catalogue(raw_dir: Path, raw_prefix: str = RAW_PREFIX) -> Iterator[dict[str,
         yield line
 
 
-def write_catalogue(raw_dir: Path, out_dir: Path, raw_prefix: str = RAW_PREFIX) -> int:
+def write_catalogue(raw_dir: Path, out_dir: Path, raw_prefix: str = ZONES.raw) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = 0
     for number, lines in enumerate(chunks(catalogue(raw_dir, raw_prefix), INPUT_ROWS_PER_FILE)):
@@ -64,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--input", type=Path, default=PROCESSING / "input")
     parser.add_argument("--output", type=Path, default=PROCESSING / "output")
-    parser.add_argument("--raw-prefix", default=RAW_PREFIX, help="S3 prefix of the raw zone")
+    parser.add_argument("--raw-prefix", default=ZONES.raw, help="S3 prefix of the raw zone")
     args = parser.parse_args(argv)
     try:
         rows = write_catalogue(args.input, args.output, args.raw_prefix)

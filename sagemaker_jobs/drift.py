@@ -11,7 +11,7 @@ not the photos stored beside them.
 Reads   s3://BUCKET/models/production/baseline.json (the model in service; the pipeline's deploy
         step writes it, with metrics.json, when a model goes into service)
         s3://BUCKET/capture/date=YYYY-MM-DD/<request_id>.json for requested_at in
-        [until - lookback, until) (lambdas/api/records.py: CaptureRecord)
+        [until - lookback, until) (prodcat_contracts/lake.py: CaptureRecord)
 Writes  CloudWatch, namespace `prodcat`: `DriftScore` {Stage, Feature} for each feature scored and
         Feature=overall (nothing when there is not enough data); `DriftSampleSize` {Stage}, the
         requests compared, on every run with a baseline;
@@ -36,7 +36,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lambdas.api.records import CaptureRecord, date_partition
 from prodcat.drift import (
     DEFAULT_THRESHOLD,
     FEATURES,
@@ -46,6 +45,7 @@ from prodcat.drift import (
     Statistics,
     compare,
 )
+from prodcat_contracts.lake import PRODUCTION_BASELINE_KEY, ZONES, CaptureRecord, date_partition
 from sagemaker_jobs.paths import PROCESSING, write_failure
 
 log = logging.getLogger("prodcat.drift")
@@ -53,8 +53,6 @@ log = logging.getLogger("prodcat.drift")
 NAMESPACE = "prodcat"
 DRIFT_METRIC = "DriftScore"
 SAMPLE_SIZE_METRIC = "DriftSampleSize"
-BASELINE_KEY = "models/production/baseline.json"
-CAPTURE_PREFIX = "capture/"
 LOOKBACK_HOURS = 24
 # Enough for a PSI resolution far below the threshold; bounds the run's S3 GETs on busy days.
 MAX_RECORDS = 20_000
@@ -66,8 +64,8 @@ class DriftJobSettings(BaseModel):
 
     bucket: str = Field(min_length=3)
     stage: str = Field(min_length=1)
-    baseline_key: str = BASELINE_KEY
-    capture_prefix: str = CAPTURE_PREFIX
+    baseline_key: str = PRODUCTION_BASELINE_KEY
+    capture_prefix: str = ZONES.capture
     lookback_hours: int = Field(default=LOOKBACK_HOURS, ge=1, le=24 * 30)
     until: datetime
     min_samples: int = Field(default=MIN_SAMPLES, ge=1)
@@ -295,8 +293,8 @@ def parse_args(argv: list[str] | None) -> tuple[DriftJobSettings, Path]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bucket", required=True)
     parser.add_argument("--stage", required=True)
-    parser.add_argument("--baseline-key", default=BASELINE_KEY)
-    parser.add_argument("--capture-prefix", default=CAPTURE_PREFIX)
+    parser.add_argument("--baseline-key", default=PRODUCTION_BASELINE_KEY)
+    parser.add_argument("--capture-prefix", default=ZONES.capture)
     parser.add_argument("--lookback-hours", type=int, default=LOOKBACK_HOURS)
     parser.add_argument("--until", default=None, help="end of the window, ISO 8601 (default: now)")
     parser.add_argument("--min-samples", type=int, default=MIN_SAMPLES)

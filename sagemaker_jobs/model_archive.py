@@ -14,7 +14,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from sagemaker_jobs.paths import split_s3_uri
+from prodcat_contracts.lake import split_s3_uri
 
 
 def pack_model(model_dir: Path) -> bytes:

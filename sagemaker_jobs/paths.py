@@ -52,11 +52,3 @@ def write_failure(message: str, kind: JobKind) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError:
         pass  # not in a container: the message is on stderr already
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    without = uri.removeprefix("s3://")
-    bucket, _, key = without.partition("/")
-    if without == uri or not bucket:
-        raise ValueError(f"not an s3:// URI: {uri!r}")
-    return bucket, key

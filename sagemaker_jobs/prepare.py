@@ -1,6 +1,6 @@
 """SageMaker processing job: the data lake's raw zone -> this run's versioned training set.
 
-Input (`--input`, the raw zone as SageMaker downloads it; the layout is lambdas/api/records.py's):
+Input (`--input`, the raw zone as SageMaker downloads it; the layout is prodcat_contracts/lake.py's):
 
     base/                                      the base data, challenge format (seeded once, see README)
     products/records/<product_id>.json         ProductRecord: a labelled product an admin added
@@ -34,7 +34,6 @@ import csv
 import hashlib
 import json
 import os
-import shutil
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -45,15 +44,21 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lambdas.api.records import FeedbackRecord, PhotoRef, ProductRecord, Tombstone
+from prodcat.data import ChallengeRow, write_split
+from prodcat_contracts.lake import (
+    BASE_DIR,
+    DATASET_MANIFEST,
+    ZONES,
+    FeedbackRecord,
+    PhotoRef,
+    ProductRecord,
+    Tombstone,
+)
 from sagemaker_jobs.paths import PROCESSING, write_failure
 
 TEST_SHARE = 0.15
 VALIDATION_SHARE = 0.0
-RAW_PREFIX = "raw/"
-BASE_DIR = "base"
 FEEDBACK_ID_PREFIX = "feedback-"
-MANIFEST = "dataset.json"
 SOURCES_FILE = "sources.csv"
 
 Source = Literal["base", "product", "feedback"]
@@ -167,7 +172,7 @@ def _lake_photo(raw_dir: Path, raw_prefix: str, photo: PhotoRef | None) -> Path 
 def read_base(raw_dir: Path, report: SourceReport) -> list[Row]:
     """The challenge-format base data, through the same loader training uses."""
     from prodcat.data import load_listings
-    from prodcat.taxonomy import load_taxonomy
+    from prodcat_contracts.taxonomy import load_taxonomy
 
     base = raw_dir / BASE_DIR
     if not base.is_dir():
@@ -224,7 +229,7 @@ def _row(
     known_codes: frozenset[int],
     photo_expected: bool,
 ) -> Row | None:
-    from prodcat.text import listing_text
+    from prodcat_contracts.text import listing_text
 
     if label not in known_codes:
         report.skipped["unknown_label"] += 1
@@ -354,36 +359,31 @@ def numeric_id(source_id: str) -> str:
     return "9" + str(int(hashlib.sha256(source_id.encode()).hexdigest()[:15], 16)).zfill(18)
 
 
-def write_split(rows: list[Row], out_dir: Path, split: Split) -> SplitSummary:
-    """Challenge format; photos copied (the output leaves the machine), always named .jpg (the
-    decoder reads the bytes, not the name)."""
-    photo_dir = out_dir / "images" / f"image_{split}"
-    photo_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        (out_dir / f"X_{split}.csv").open("w", newline="", encoding="utf-8") as fx,
-        (out_dir / f"Y_{split}.csv").open("w", newline="", encoding="utf-8") as fy,
-        (out_dir / "images_only.csv").open("w", newline="", encoding="utf-8") as fi,
-        (out_dir / SOURCES_FILE).open("w", newline="", encoding="utf-8") as fs,
-    ):
-        wx, wy, wi, ws = csv.writer(fx), csv.writer(fy), csv.writer(fi), csv.writer(fs)
-        wx.writerow(["", "designation", "description", "productid", "imageid"])
-        wy.writerow(["", "prdtypecode"])
-        wi.writerow(["", "productid", "imageid", "prdtypecode"])
+def write_curated_split(rows: list[Row], out_dir: Path, split: Split) -> SplitSummary:
+    """The challenge format (prodcat.data.write_split), photos copied (the output leaves the
+    machine), and sources.csv: where each row came from."""
+    written = []
+    for row in rows:
+        has_photo = row.photo is not None and row.photo_sha256 is not None
+        written.append(
+            ChallengeRow(
+                product_id=numeric_id(row.source_id),
+                text=row.text,  # already clean (listing_text): it loads back as the same text
+                label=row.label,
+                photo=row.photo if has_photo else None,
+                # The base data's own image id, else one from the photo's hash.
+                image_id=(row.image_id or str(int(row.photo_sha256[:12], 16)))
+                if has_photo and row.photo_sha256
+                else "",
+            )
+        )
+    write_split(written, out_dir, split, copy=True)
+    with (out_dir / SOURCES_FILE).open("w", newline="", encoding="utf-8") as fs:
+        ws = csv.writer(fs)
         ws.writerow(["productid", "source", "source_id"])
-        for i, row in enumerate(rows):
-            product_id = numeric_id(row.source_id)
-            image_id = ""
-            if row.photo is not None and row.photo_sha256 is not None:
-                image_id = row.image_id or str(int(row.photo_sha256[:12], 16))
-                shutil.copyfile(row.photo, photo_dir / f"image_{image_id}_product_{product_id}.jpg")
-            if row.text:
-                # Already clean text (listing_text): the title column, no description, as
-                # prodcat.splits writes it; loading it again gives the same text.
-                wx.writerow([i, row.text, "", product_id, image_id])
-                wy.writerow([i, row.label])
-            else:
-                wi.writerow([i, product_id, image_id, row.label])
-            ws.writerow([product_id, row.source, row.source_id])
+        ws.writerows(
+            [w.product_id, r.source, r.source_id] for w, r in zip(written, rows, strict=True)
+        )
     counts = Counter(str(r.label) for r in rows)
     return SplitSummary(
         rows=len(rows),
@@ -421,14 +421,14 @@ def run(
     test_share: float = TEST_SHARE,
     *,
     validation_share: float = VALIDATION_SHARE,
-    raw_prefix: str = RAW_PREFIX,
+    raw_prefix: str = ZONES.raw,
     run_id: str = "",
     code_version: str | None = None,
 ) -> dict[str, Any]:
     """Build the training set in `out_dir` from the raw zone in `raw_dir`; return the manifest
     (dataset.json's content)."""
     from prodcat.data import DataFormatError
-    from prodcat.taxonomy import builtin_taxonomy
+    from prodcat_contracts.taxonomy import builtin_taxonomy
 
     if not 0 < test_share < 1 or not 0 <= validation_share < 1 - test_share:
         raise ValueError("need 0 < test_share < 1 and 0 <= validation_share < 1 - test_share")
@@ -454,7 +454,7 @@ def run(
         reports[source].kept += 1
     out_dir.mkdir(parents=True, exist_ok=True)
     summaries: dict[str, SplitSummary] = {
-        split: write_split(by_split[split], out_dir / split, split)
+        split: write_curated_split(by_split[split], out_dir / split, split)
         for split in SPLITS
         if by_split[split] or split != "validation"
     }
@@ -469,7 +469,7 @@ def run(
         sources={name: report.to_json() for name, report in reports.items()},
         removed={"tombstoned": tombstoned, **duplicates},
     )
-    (out_dir / MANIFEST).write_text(manifest.model_dump_json(indent=2))
+    (out_dir / DATASET_MANIFEST).write_text(manifest.model_dump_json(indent=2))
     return manifest.model_dump(mode="json")
 
 
@@ -479,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=PROCESSING / "output")
     parser.add_argument("--test-share", type=float, default=TEST_SHARE)
     parser.add_argument("--validation-share", type=float, default=VALIDATION_SHARE)
-    parser.add_argument("--raw-prefix", default=RAW_PREFIX, help="S3 prefix of the raw zone")
+    parser.add_argument("--raw-prefix", default=ZONES.raw, help="S3 prefix of the raw zone")
     args = parser.parse_args(argv)
     try:
         manifest = run(

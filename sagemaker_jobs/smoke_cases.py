@@ -15,7 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SMOKE_CASES_FILE = "smoke_cases.json"
+from prodcat_contracts.lake import SMOKE_CASES
+
 TOP_K = 5
 # A serverless endpoint takes 4 MB per request: keep each case far below it.
 MAX_PHOTO_BYTES = 512 * 1024
@@ -23,7 +24,7 @@ MAX_TEXT_CHARS = 5_000
 
 
 class SmokeListing(BaseModel):
-    """The /invocations request body of one case (inference/schema.py's Listing)."""
+    """The /invocations request body of one case (prodcat_contracts/listing.py's Listing)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -53,8 +54,8 @@ class SmokeCases(BaseModel):
 def select_cases(test_dir: Path, model_dir: Path, count: int) -> SmokeCases:
     """`count` test listings, photos first (half at most), in id order: the same every run."""
     from inference.predictor import Predictor
-    from inference.schema import Listing
     from prodcat.data import load_listings
+    from prodcat_contracts.listing import Listing
 
     predictor = Predictor(model_dir)
     listings, _ = load_listings(test_dir, predictor.model.taxonomy)
@@ -96,6 +97,6 @@ def select_cases(test_dir: Path, model_dir: Path, count: int) -> SmokeCases:
 def write_cases(test_dir: Path, model_dir: Path, out_dir: Path, count: int) -> Path:
     cases = select_cases(test_dir, model_dir, count)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / SMOKE_CASES_FILE
+    path = out_dir / SMOKE_CASES
     path.write_text(json.dumps(cases.model_dump(mode="json"), ensure_ascii=False))
     return path

@@ -20,7 +20,6 @@ import httpx
 import numpy as np
 
 from inference.predictor import Predictor
-from inference.schema import Listing as Request
 from local_runtime.gateway import TokenBucket
 from local_runtime.serving import running_server
 from local_runtime.stack import LocalStack
@@ -30,8 +29,9 @@ from prodcat.metrics import classification_metrics
 from prodcat.model import Hyperparameters
 from prodcat.sample_catalog import write_sample_catalog
 from prodcat.splits import stratified_split, write_listings
-from prodcat.taxonomy import load_taxonomy
 from prodcat.training import train
+from prodcat_contracts.listing import Listing as Request
+from prodcat_contracts.taxonomy import load_taxonomy
 from scripts import throughput as tp
 
 

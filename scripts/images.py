@@ -559,9 +559,9 @@ class Definitions:
 def load_definitions() -> Definitions:
     """The retraining and drift-check definitions as the CDK app builds them for STAGE."""
     from infra.config import load_stage_configs
-    from infra.constructs.data_lake_construct import ZONES
     from infra.constructs.drift_check_construct import stage_drift_check_definition
     from infra.constructs.training_pipeline_construct import definition_settings
+    from prodcat_contracts.lake import ZONES
     from step_functions.definition import build_definition
 
     context = json.loads((REPO / "cdk.json").read_text())["context"]
@@ -955,7 +955,7 @@ def serve_test_split(url: str, model_dir: Path, test_dir: Path, evaluation: Path
     """Every test listing in each mode it allows, in batches, as traffic for the drift job; the
     served accuracy must be the evaluate job's (same model, same rows, the other image)."""
     from prodcat.data import load_listings
-    from prodcat.taxonomy import Taxonomy
+    from prodcat_contracts.taxonomy import Taxonomy
 
     manifest = json.loads((model_dir / "manifest.json").read_text())
     codes = {int(entry["code"]) for entry in manifest["taxonomy"]}
@@ -1017,7 +1017,7 @@ MODES = {  # what the model used -> its mode name, as lambdas/api/predict.py rec
 def captures_from(pairs: Sequence[Pair], until: datetime, hours: int) -> list[Any]:
     """Capture records as the API writes them, from the serving container's answers, spread
     over the job's look-back window."""
-    from lambdas.api.records import CaptureRecord, PhotoRef, ScoredType
+    from prodcat_contracts.lake import CaptureRecord, PhotoRef, ScoredType
 
     records = []
     for i, (listing, answer) in enumerate(pairs):
@@ -1057,8 +1057,8 @@ def run_drift(
 ) -> float:
     import boto3
 
-    from lambdas.api.records import capture_key
     from local_runtime.moto_server import moto_server
+    from prodcat_contracts.lake import capture_key
 
     until = datetime.now(UTC).replace(microsecond=0)
     resolver = Resolver(

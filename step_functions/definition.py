@@ -34,6 +34,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from prodcat.transform_job import transform_request
+from prodcat_contracts.gate import GatePolicy
+from prodcat_contracts.lake import (
+    DATASET_MANIFEST,
+    PRODUCTION_BASELINE_KEY,
+    PRODUCTION_METRICS_KEY,
+    SMOKE_CASES,
+)
 
 State = dict[str, Any]
 
@@ -61,13 +68,6 @@ EVALUATE_MODEL = "/opt/ml/processing/model"
 EVALUATE_TEST = "/opt/ml/processing/test"
 EVALUATE_OUTPUT = "/opt/ml/processing/evaluation"
 
-# The production model's reports at fixed keys: the drift job reads the baseline there.
-PRODUCTION_PREFIX = "models/production/"
-PRODUCTION_METRICS_KEY = f"{PRODUCTION_PREFIX}metrics.json"
-PRODUCTION_BASELINE_KEY = f"{PRODUCTION_PREFIX}baseline.json"
-DATASET_MANIFEST = "dataset.json"  # sagemaker_jobs/prepare.py writes it
-SMOKE_CASES = "smoke_cases.json"  # sagemaker_jobs/smoke_cases.py writes it
-
 # What DescribeEndpoint says when a deploy will not become InService on its own.
 _ENDPOINT_BROKEN = ("Failed", "OutOfService", "UpdateRollbackFailed")
 
@@ -94,18 +94,6 @@ class ServerlessSettings(BaseModel):
     memory_size_mb: int
     max_concurrency: int
     provisioned_concurrency: int | None = None
-
-
-class GatePolicy(BaseModel):
-    """Passed verbatim to the gate Lambda (lambdas/pipeline/gate.py reads the same fields)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    mode: str
-    metric: str
-    margin: float
-    min_accuracy: float
-    max_ece: float
 
 
 class DeploySettings(BaseModel):

@@ -1,8 +1,7 @@
-"""The S3 data lake (zones as prefixes of one versioned bucket) and its access-log bucket."""
+"""The S3 data lake (zones as prefixes of one versioned bucket: prodcat_contracts/lake.py) and its
+access-log bucket."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
@@ -10,21 +9,7 @@ from constructs import Construct
 
 from infra.config import DataConfig
 from infra.constructs.nag import acknowledge, pin_logical_id
-
-
-@dataclass(frozen=True)
-class DataLakeZones:
-    """Key prefixes: the contract between the API, the jobs and the pipeline."""
-
-    raw: str = "raw/"  # listings and photos as they arrive (base data, admin products, feedback)
-    curated: str = "curated/"  # versioned training sets: curated/<run id>/{train,validation,test}/
-    artifacts: str = "models/artifacts/"  # model.tar.gz per training job
-    reports: str = "models/reports/"  # metrics.json and baseline.json per run
-    capture: str = "capture/"  # request capture records for drift
-    predictions: str = "models/predictions/"  # the catalogue classified: <model version>/output/
-
-
-ZONES = DataLakeZones()
+from prodcat_contracts.lake import ZONES
 
 
 class DataLakeConstruct(Construct):

@@ -34,13 +34,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.constructs.data_lake_construct import DataLakeZones
 from infra.constructs.nag import acknowledge, acknowledge_resources, attribute_ref
 from infra.constructs.retention import retention
+from prodcat_contracts.lake import PRODUCTION_BASELINE_KEY, PRODUCTION_PREFIX, DataLakeZones
 
-# The key the pipeline's deploy step writes the production model's baseline to.
-PRODUCTION_PREFIX = "models/production/"
-PRODUCTION_BASELINE = f"{PRODUCTION_PREFIX}baseline.json"
 JOB_MODULE = "sagemaker_jobs.drift"
 JOB_OUTPUT = "/opt/ml/processing/output"
 DRIFT_REPORTS = "drift/"  # under the reports zone
@@ -103,7 +100,7 @@ def drift_check_definition(
         "--stage",
         stage,
         "--baseline-key",
-        PRODUCTION_BASELINE,
+        PRODUCTION_BASELINE_KEY,
         "--capture-prefix",
         capture_prefix,
         "--lookback-hours",
@@ -302,7 +299,7 @@ class DriftCheckConstruct(Construct):
                 actions=["s3:GetObject"],
                 resources=[
                     bucket.arn_for_objects(captures),
-                    bucket.arn_for_objects(PRODUCTION_BASELINE),
+                    bucket.arn_for_objects(PRODUCTION_BASELINE_KEY),
                 ],
             )
         )

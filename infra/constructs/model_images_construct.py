@@ -20,9 +20,9 @@ IMAGE_CONTEXT = (
     "!pyproject.toml",
     "!README.md",
     "!prodcat",
+    "!prodcat_contracts",
     "!inference",
     "!sagemaker_jobs",
-    "!lambdas",
     "**/__pycache__",
     "**/*.pyc",
 )

@@ -17,26 +17,17 @@ from constructs import Construct
 from infra.constructs.nag import acknowledge
 from infra.constructs.retention import retention
 
-# The zip holds the lambdas package and the pure-Python modules the API
-# shares with the model: the listing schema, the request policy (what a body may be), the text
-# cleaning it validates with (standard library only) and the taxonomy. No vendored dependencies:
-# Powertools and pydantic come from the layer, boto3 from the runtime.
+# The zip holds the lambdas package and the shared contracts (prodcat_contracts: standard
+# library and pydantic only). No vendored dependencies: Powertools and pydantic come from the
+# layer, boto3 from the runtime.
 LAMBDA_SOURCE = (
     "*",
     ".*",  # glob's "*" skips dot-files: .venv, .env and the tool caches stay out too
     "**/.*",
     "!lambdas",
     "!lambdas/**",
-    "!prodcat",
-    "prodcat/*",
-    "!prodcat/__init__.py",
-    "!prodcat/taxonomy.py",
-    "!prodcat/text.py",
-    "!inference",
-    "inference/*",
-    "!inference/__init__.py",
-    "!inference/schema.py",
-    "!inference/request_policy.py",
+    "!prodcat_contracts",
+    "!prodcat_contracts/**",
     "**/__pycache__",
     "**/*.pyc",
 )

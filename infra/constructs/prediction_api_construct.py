@@ -22,14 +22,15 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra import api_models
 from infra.config import StageConfig
-from infra.constructs.data_lake_construct import DataLakeZones
 from infra.constructs.nag import acknowledge, acknowledge_prefix_grants
 from infra.constructs.powertools_function_construct import PowertoolsFunctionConstruct
 from infra.constructs.retention import retention
 from lambdas.api.identity import NO_API_KEY_MESSAGE, NO_TOKEN_MESSAGE
 from lambdas.api.password_policy import PasswordPolicy
 from lambdas.api.routes import ROUTES
+from prodcat_contracts.lake import DataLakeZones
 
 API_HANDLER = "lambdas.api.app.handler"
 # The JSON schema API Gateway validates each body against (the Lambda validates it fully).
@@ -41,7 +42,6 @@ _REQUEST_MODELS = {
     ("POST", "/products"): "Product",
     ("POST", "/feedback"): "Feedback",
 }
-TOP_K_MAX = 27  # the taxonomy has 27 product types
 
 _S3_READ_ACTIONS = (
     "AwsSolutions-IAM5[Action::s3:GetObject*]",
@@ -378,77 +378,13 @@ class PredictionApiConstruct(Construct):
         )
 
     def _models(self) -> dict[str, apigw.Model]:
-        def model(name: str, schema: apigw.JsonSchema) -> apigw.Model:
-            return self.api.add_model(
-                name, content_type="application/json", model_name=name, schema=schema
-            )
-
-        string = apigw.JsonSchemaType.STRING
-        integer = apigw.JsonSchemaType.INTEGER
-        obj = apigw.JsonSchemaType.OBJECT
+        # Derived from the handlers' pydantic models (infra/api_models.py): one schema each.
         return {
-            "Credentials": model(
-                "Credentials",
-                apigw.JsonSchema(
-                    schema=apigw.JsonSchemaVersion.DRAFT4,
-                    type=obj,
-                    required=["email", "password"],
-                    properties={
-                        "email": apigw.JsonSchema(type=string, min_length=3, max_length=254),
-                        "password": apigw.JsonSchema(type=string, min_length=1, max_length=256),
-                    },
-                ),
-            ),
-            "PredictRequest": model(
-                "PredictRequest",
-                apigw.JsonSchema(
-                    schema=apigw.JsonSchemaVersion.DRAFT4,
-                    type=obj,
-                    properties={
-                        "designation": apigw.JsonSchema(type=string, max_length=10_000),
-                        "description": apigw.JsonSchema(type=string, max_length=100_000),
-                        "photo": apigw.JsonSchema(type=string),
-                        "top_k": apigw.JsonSchema(type=integer, minimum=1, maximum=TOP_K_MAX),
-                    },
-                ),
-            ),
-            "Confirmation": model(
-                "Confirmation",
-                apigw.JsonSchema(
-                    schema=apigw.JsonSchemaVersion.DRAFT4,
-                    type=obj,
-                    required=["email", "code"],
-                    properties={
-                        "email": apigw.JsonSchema(type=string, min_length=3, max_length=254),
-                        "code": apigw.JsonSchema(type=string, min_length=1, max_length=32),
-                    },
-                ),
-            ),
-            "Product": model(
-                "Product",
-                apigw.JsonSchema(
-                    schema=apigw.JsonSchemaVersion.DRAFT4,
-                    type=obj,
-                    required=["prdtypecode"],
-                    properties={
-                        "product_id": apigw.JsonSchema(type=string, max_length=64),
-                        "designation": apigw.JsonSchema(type=string, max_length=10_000),
-                        "description": apigw.JsonSchema(type=string, max_length=100_000),
-                        "photo": apigw.JsonSchema(type=string),
-                        "prdtypecode": apigw.JsonSchema(type=integer),
-                    },
-                ),
-            ),
-            "Feedback": model(
-                "Feedback",
-                apigw.JsonSchema(
-                    schema=apigw.JsonSchemaVersion.DRAFT4,
-                    type=obj,
-                    required=["prediction_id", "prdtypecode"],
-                    properties={
-                        "prediction_id": apigw.JsonSchema(type=string, max_length=200),
-                        "prdtypecode": apigw.JsonSchema(type=integer),
-                    },
-                ),
-            ),
+            name: self.api.add_model(
+                name,
+                content_type="application/json",
+                model_name=name,
+                schema=api_models.json_schema(api_models.draft4(model)),
+            )
+            for name, model in api_models.REQUEST_MODELS.items()
         }

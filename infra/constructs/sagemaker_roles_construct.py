@@ -8,8 +8,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.constructs.data_lake_construct import DataLakeZones
 from infra.constructs.nag import acknowledge, acknowledge_prefix_grants, acknowledge_resources
+from prodcat_contracts.lake import DataLakeZones
 
 
 class SageMakerRolesConstruct(Construct):

@@ -18,8 +18,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra import pipeline_settings
 from infra.config import StageConfig
-from infra.constructs.data_lake_construct import DataLakeZones
 from infra.constructs.model_registry_construct import ModelRegistryConstruct
 from infra.constructs.monitoring_construct import rollback_alarm_names
 from infra.constructs.nag import (
@@ -32,14 +32,14 @@ from infra.constructs.on_call_topic_construct import OnCallTopicConstruct
 from infra.constructs.powertools_function_construct import PowertoolsFunctionConstruct
 from infra.constructs.retention import retention
 from infra.constructs.sagemaker_roles_construct import SageMakerRolesConstruct
-from step_functions import stage_settings, trigger
-from step_functions.definition import (
+from prodcat_contracts.lake import (
     DATASET_MANIFEST,
     PRODUCTION_BASELINE_KEY,
     PRODUCTION_METRICS_KEY,
-    PipelineDefinitionSettings,
-    build_definition,
+    DataLakeZones,
 )
+from step_functions import trigger
+from step_functions.definition import PipelineDefinitionSettings, build_definition
 
 
 def state_machine_name(config: StageConfig) -> str:
@@ -50,7 +50,7 @@ def state_machine_name(config: StageConfig) -> str:
 
 def definition_settings(config: StageConfig, zones: DataLakeZones) -> PipelineDefinitionSettings:
     """The static half of the definition, from the stage config."""
-    return stage_settings.definition_settings(config, zones, rollback_alarm_names(config.stage))
+    return pipeline_settings.definition_settings(config, zones, rollback_alarm_names(config.stage))
 
 
 class TrainingPipelineConstruct(Construct):

@@ -22,7 +22,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from inference.request_policy import API_POLICY, BodyRefused, bounded_errors
 from lambdas.api import auth, feedback, predict, products, request_log
 from lambdas.api.clients import request_deadline
 from lambdas.api.errors import (
@@ -50,6 +49,7 @@ from lambdas.api.models import (
     Tokens,
 )
 from lambdas.api.settings import settings
+from prodcat_contracts.request_policy import API_POLICY, BodyRefused, bounded_errors
 
 METRICS_NAMESPACE = "prodcat"  # the alarms and the dashboard read this namespace
 
@@ -252,7 +252,7 @@ def refuse_unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def refuse_against_policy(event: dict[str, Any]) -> dict[str, Any] | None:
-    """400/413 for a body the request policy refuses (inference/request_policy.py: size, depth,
+    """400/413 for a body the request policy refuses (prodcat_contracts/request_policy.py: size, depth,
     number length, field count, string lengths, broken JSON), before Powertools parses it: its
     parser recurses (RecursionError) and refuses huge integers (ValueError), both 500s, and
     reports broken JSON by character offset as if it were a field."""

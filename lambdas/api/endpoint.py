@@ -16,9 +16,9 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 from pydantic import ValidationError
 
-from inference.schema import Prediction
 from lambdas.api.clients import client
 from lambdas.api.errors import ApiError, BadRequest, PayloadTooLarge, Throttled, Unavailable
+from prodcat_contracts.listing import Prediction
 
 logger = Logger(child=True)
 

@@ -19,9 +19,9 @@ from lambdas.api.delivery import deliver, put_object
 from lambdas.api.errors import NotFound
 from lambdas.api.identity import Caller
 from lambdas.api.models import FeedbackIn, FeedbackStored
-from lambdas.api.records import FeedbackRecord, PhotoRef, feedback_key, feedback_photo_key
 from lambdas.api.settings import ApiSettings
 from lambdas.api.taxonomy import check_code
+from prodcat_contracts.lake import FeedbackRecord, PhotoRef, feedback_key, feedback_photo_key
 
 logger = Logger(child=True)
 

@@ -1,6 +1,6 @@
 """Request and response bodies of the API. The OpenAPI document is generated from these.
 
-/predict takes the same listing as the model's /invocations (inference/schema.py), so the
+/predict takes the same listing as the model's /invocations (prodcat_contracts/listing.py), so the
 two can never disagree about what a listing is.
 
 Photos travel inline, base64 in the JSON body, up to `MAX_PHOTO_BYTES` decoded. The limit is
@@ -21,9 +21,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from inference.schema import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, ProductType
-from inference.schema import Listing as ModelListing
-from prodcat.text import has_text
+from prodcat_contracts.listing import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, ProductType
+from prodcat_contracts.listing import Listing as ModelListing
+from prodcat_contracts.text import has_text
 
 MAX_PHOTO_BYTES = int(2.5 * 1024 * 1024)
 PRODUCT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"

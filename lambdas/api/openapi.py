@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from inference.request_policy import (
+from prodcat_contracts.request_policy import (
     API_MAX_BODY_BYTES,
     API_MAX_STRING_CHARS,
     MAX_DEPTH,
@@ -43,7 +43,7 @@ ERROR_SCHEMA = {
     },
 }
 _ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-# The request policy (inference/request_policy.py), applied to every body before it is parsed.
+# The request policy (prodcat_contracts/request_policy.py), applied to every body before it is parsed.
 BODY_TOO_LARGE = (
     f"the body is over {API_MAX_BODY_BYTES} bytes, or a string in it over "
     f"{API_MAX_STRING_CHARS} characters"

@@ -7,7 +7,7 @@ import zlib
 
 from lambdas.api.errors import BadRequest, PayloadTooLarge
 from lambdas.api.models import MAX_PHOTO_BYTES, decode_photo_field
-from lambdas.api.records import photo_extension
+from prodcat_contracts.lake import photo_extension
 
 
 def accepted_photo(encoded: str | None) -> bytes | None:

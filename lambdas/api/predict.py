@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
-from inference.schema import Prediction
 from lambdas.api import endpoint, request_log, undelivered
 from lambdas.api.delivery import deliver, put_object
 from lambdas.api.identity import Caller
@@ -21,7 +20,8 @@ from lambdas.api.models import (
     PredictResponse,
 )
 from lambdas.api.photos import accepted_photo
-from lambdas.api.records import (
+from lambdas.api.settings import ApiSettings
+from prodcat_contracts.lake import (
     CaptureRecord,
     PhotoRef,
     ScoredType,
@@ -29,7 +29,7 @@ from lambdas.api.records import (
     capture_photo_key,
     photo_extension,
 )
-from lambdas.api.settings import ApiSettings
+from prodcat_contracts.listing import Prediction
 
 LOW_CONFIDENCE = 0.5  # a top-1 probability under this counts toward the low-confidence rate
 

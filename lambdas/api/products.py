@@ -29,7 +29,9 @@ from lambdas.api.models import (
     ProductStored,
 )
 from lambdas.api.photos import storable_photo
-from lambdas.api.records import (
+from lambdas.api.settings import ApiSettings
+from lambdas.api.taxonomy import check_code
+from prodcat_contracts.lake import (
     PhotoRef,
     ProductRecord,
     Tombstone,
@@ -38,8 +40,6 @@ from lambdas.api.records import (
     product_record_key,
     tombstone_key,
 )
-from lambdas.api.settings import ApiSettings
-from lambdas.api.taxonomy import check_code
 
 logger = Logger(child=True)
 _STORE_FAILED = "the product could not be stored; nothing was kept, try again"

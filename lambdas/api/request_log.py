@@ -20,7 +20,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from lambdas.api.clients import client
 from lambdas.api.errors import BadRequest
 from lambdas.api.models import LogEntry, LogPage
-from lambdas.api.records import PhotoRef
+from prodcat_contracts.lake import PhotoRef
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()

@@ -8,6 +8,7 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict, Field, Json
 
 from lambdas.api.password_policy import PasswordPolicy
+from prodcat_contracts.lake import ZONES
 
 
 class ApiSettings(BaseModel):
@@ -21,8 +22,8 @@ class ApiSettings(BaseModel):
     request_log_table: str
     products_table: str
     data_lake_bucket: str
-    raw_prefix: str = "raw/"
-    capture_prefix: str = "capture/"
+    raw_prefix: str = ZONES.raw
+    capture_prefix: str = ZONES.capture
     endpoint_name: str
     undelivered_queue_url: str
     request_log_ttl_days: int = Field(30, ge=1)

@@ -1,9 +1,9 @@
-"""The 27 product-type codes a label may take (prodcat.taxonomy: one list for model and API)."""
+"""The 27 product-type codes a label may take (prodcat_contracts.taxonomy: one list for model and API)."""
 
 from __future__ import annotations
 
 from lambdas.api.errors import BadRequest
-from prodcat.taxonomy import BUILTIN_NAMES
+from prodcat_contracts.taxonomy import BUILTIN_NAMES
 
 CODES = frozenset(BUILTIN_NAMES)
 

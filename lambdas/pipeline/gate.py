@@ -10,58 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from prodcat_contracts.gate import EvaluationReport, GatePolicy, Metric, Mode
+from prodcat_contracts.lake import split_s3_uri
+
 logger = Logger(service="prodcat-gate")
-
-Mode = Literal["text_only", "image_only", "text_image"]
-Metric = Literal["accuracy", "top3_accuracy", "macro_f1", "weighted_f1"]
-
-
-class ModeMetrics(BaseModel):
-    """One input mode's block of metrics.json (extra fields are tolerated).
-
-    A mode with no test rows is written as `{"n": 0}` (prodcat.metrics): its scores are None,
-    and a gate on that mode refuses the challenger rather than failing to read the report.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    n: int = Field(ge=0)
-    accuracy: float | None = Field(default=None, ge=0, le=1)
-    top3_accuracy: float | None = Field(default=None, ge=0, le=1)
-    macro_f1: float | None = Field(default=None, ge=0, le=1)
-    weighted_f1: float | None = Field(default=None, ge=0, le=1)
-    ece: float | None = Field(default=None, ge=0, le=1)
-
-
-class EvaluationReport(BaseModel):
-    """metrics.json as `prodcat evaluate` and the evaluate processing job write it."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    text_only: ModeMetrics
-    image_only: ModeMetrics
-    text_image: ModeMetrics
-    model_version: str
-
-    def mode(self, mode: Mode) -> ModeMetrics:
-        block: ModeMetrics = getattr(self, mode)
-        return block
-
-
-class GatePolicy(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    mode: Mode
-    metric: Metric
-    margin: float = Field(ge=0, le=1)
-    min_accuracy: float = Field(ge=0, le=1)
-    max_ece: float = Field(ge=0, le=1)
 
 
 class GateDecision(BaseModel):
@@ -137,14 +95,6 @@ def decide(
         challenger_version=challenger.model_version,
         champion_version=None if champion is None else champion.model_version,
     )
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    without_scheme = uri.removeprefix("s3://")
-    bucket, _, key = without_scheme.partition("/")
-    if not bucket or not key or without_scheme == uri:
-        raise ValueError(f"not an s3:// object URI: {uri!r}")
-    return bucket, key
 
 
 ReadObject = Callable[[str, str], bytes]

@@ -22,7 +22,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lambdas.pipeline.gate import ReadObject, read_s3_object, split_s3_uri
+from lambdas.pipeline.gate import ReadObject, read_s3_object
+from prodcat_contracts.lake import split_s3_uri
 
 logger = Logger(service="prodcat-smoke")
 
@@ -67,7 +68,7 @@ class ServedType(BaseModel):
 
 
 class ServedPrediction(BaseModel):
-    """The /invocations answer for one listing (inference/schema.py's Prediction)."""
+    """The /invocations answer for one listing (prodcat_contracts/listing.py's Prediction)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -39,7 +39,7 @@ class Runtime:
 
 
 def prediction_for(listing: dict[str, Any]) -> dict[str, Any]:
-    """A well-formed answer of the serving contract (inference/schema.py Prediction)."""
+    """A well-formed answer of the serving contract (prodcat_contracts/listing.py Prediction)."""
     used = [m for m, key in (("text", "designation"), ("photo", "photo")) if listing.get(key)]
     top = [(2583, 0.7), (1302, 0.2), (1560, 0.05), (10, 0.03), (40, 0.02)]
     return {

@@ -19,11 +19,11 @@ from aws_lambda_powertools.warnings import PowertoolsUserWarning
 from botocore.exceptions import ReadTimeoutError
 from PIL import Image
 
-from inference.schema import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, NO_TEXT_LEFT
 from lambdas.api import predict as predict_module
 from lambdas.api.models import MAX_PHOTO_BYTES
 from lambdas.api.settings import settings
 from prodcat import photos as model_photos
+from prodcat_contracts.listing import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, NO_TEXT_LEFT
 
 NO_TEXT: list[dict[str, str]] = json.loads(
     (Path(__file__).parents[1] / "events" / "listings_without_text.json").read_text()

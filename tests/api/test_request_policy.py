@@ -1,4 +1,4 @@
-"""The request policy (inference/request_policy.py) through the real handler, on every route that
+"""The request policy (prodcat_contracts/request_policy.py) through the real handler, on every route that
 takes a body: hostile bodies get a small 400/413 that says what to fix, never a 500, and never an
 error answer larger than the request. Each case was a 500 or a multi-megabyte 400 before."""
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from api_harness import Api
 
-from inference.request_policy import (
+from prodcat_contracts.request_policy import (
     API_MAX_BODY_BYTES,
     API_MAX_STRING_CHARS,
     MAX_DEPTH,
@@ -122,8 +122,8 @@ def test_field_errors_are_capped_with_a_count_of_the_rest(
 def test_a_valid_request_at_every_limit_passes(api: Api) -> None:
     # The largest listing the API takes: the biggest photo's base64 and the longest texts, every
     # character escaped. (The photo is refused later, as not an image: the policy let it through.)
-    from inference.schema import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
     from lambdas.api.models import MAX_PHOTO_BYTES
+    from prodcat_contracts.listing import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
 
     body = json.dumps(
         {

@@ -30,7 +30,7 @@ from lambdas.api.undelivered import (
 )
 from local_runtime.handler_log import HandlerLog
 from local_runtime.stack import REGION
-from prodcat.cli import main
+from prodcat_cli.cli import main
 
 
 def photo_of(size: int, seed: int = 0) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,12 +63,13 @@ def test_authorizer_uses_the_user_pool(synth: Synth) -> None:
     assert "UserPool" in flatten(pool)
 
 
-def test_predict_request_schema_bounds_top_k(synth: Synth) -> None:
+def test_each_request_model_is_the_handlers_pydantic_model_in_draft4(synth: Synth) -> None:
+    from infra.api_models import REQUEST_MODELS, draft4
+
     models = resources(_api(synth), "AWS::ApiGateway::Model")
-    (predict,) = [m for m in models.values() if m["Properties"]["Name"] == "PredictRequest"]
-    schema = predict["Properties"]["Schema"]
-    assert schema["type"] == "object"
-    assert schema["properties"]["top_k"] == {"type": "integer", "minimum": 1, "maximum": 27}
+    deployed = {m["Properties"]["Name"]: m["Properties"]["Schema"] for m in models.values()}
+    assert deployed == {name: draft4(model) for name, model in REQUEST_MODELS.items()}
+    assert deployed["PredictRequest"]["properties"]["top_k"]["maximum"] == 27
 
 
 @pytest.mark.parametrize(
@@ -221,16 +223,12 @@ def test_lambda_asset_holds_the_api_and_what_it_imports_but_not_the_model(synth:
     assets = [synth.outdir / f"asset.{h}" for h in hashes]
     assert assets and all((a / "lambdas" / "api" / "app.py").exists() for a in assets)
     files = {str(p.relative_to(a)) for a in assets for p in a.rglob("*") if p.is_file()}
-    # The listing schema validates with prodcat.text: it travels with it.
-    assert {
-        "prodcat/taxonomy.py",
-        "prodcat/text.py",
-        "inference/schema.py",
-        "inference/request_policy.py",
-        "lambdas/api/records.py",
-    } <= files
+    # The shared contracts travel whole; the model, the container and the jobs stay out.
+    contracts = {p.name for p in Path("prodcat_contracts").glob("*.py")}
+    assert {f"prodcat_contracts/{name}" for name in contracts} <= files
     assert not any(f.startswith("local_runtime/") for f in files)  # the local stack stays home
-    assert not {"prodcat/model.py", "inference/server.py", "pyproject.toml"} & files
+    assert not any(f.startswith(("prodcat/", "inference/", "sagemaker_jobs/")) for f in files)
+    assert "pyproject.toml" not in files
     assert not any("__pycache__" in f or f.startswith("tests/") for f in files)
 
 

@@ -23,7 +23,8 @@ from infra_helpers import (
     resources,
 )
 
-from infra.constructs.drift_check_construct import PLACEHOLDERS, PRODUCTION_BASELINE
+from infra.constructs.drift_check_construct import PLACEHOLDERS
+from prodcat_contracts.lake import PRODUCTION_BASELINE_KEY
 from sagemaker_jobs import drift as drift_job
 
 ASL_VALIDATOR = REPO_ROOT / "node_modules" / ".bin" / "asl-validator"
@@ -99,7 +100,7 @@ def test_the_job_parses_the_arguments_the_state_machine_gives_it(synth: Synth, s
     assert job["AppSpecification"]["ImageUri"] == "${JobsImageUri}"
     settings, output = drift_job.parse_args(_job_argv(synth, stage))
     assert settings.bucket == "lake-bucket" and settings.stage == stage
-    assert settings.baseline_key == PRODUCTION_BASELINE == "models/production/baseline.json"
+    assert settings.baseline_key == PRODUCTION_BASELINE_KEY == "models/production/baseline.json"
     assert settings.capture_prefix == "capture/"
     assert settings.threshold == 0.2  # cdk.json monitoring.drift_score_threshold
     assert settings.lookback_hours == 24 and settings.min_samples == 500

@@ -49,7 +49,7 @@ EVENTS = REPO_ROOT / "tests" / "events"
 REPORTS_BUCKET = "prodcat-sandbox-reports"  # the bucket tests/events/pipeline_*.json name
 RUN_PREFIX = "models/reports/run-0001/"
 MODEL_VERSION = "20261121T100000Z-test0001"
-ANSWER = {  # a well-formed /invocations answer (inference/schema.py Prediction)
+ANSWER = {  # a well-formed /invocations answer (prodcat_contracts/listing.py Prediction)
     "predictions": [
         {"code": code, "name": f"type {code}", "name_fr": f"type {code}", "probability": p}
         for code, p in [(2583, 0.7), (1302, 0.2), (1560, 0.05), (10, 0.03), (40, 0.02)]

@@ -7,15 +7,9 @@ from typing import Any
 
 import pytest
 
-from lambdas.pipeline.gate import (
-    EvaluationReport,
-    GateEvent,
-    GatePolicy,
-    decide,
-    handler,
-    run_gate,
-    split_s3_uri,
-)
+from lambdas.pipeline.gate import GateEvent, decide, handler, run_gate
+from prodcat_contracts.gate import EvaluationReport, GatePolicy
+from prodcat_contracts.lake import split_s3_uri
 
 POLICY = GatePolicy(
     mode="text_image", metric="weighted_f1", margin=0.01, min_accuracy=0.5, max_ece=0.1
@@ -128,15 +122,12 @@ def test_run_gate_reads_both_reports_from_s3() -> None:
     assert (decision.challenger_version, decision.champion_version) == ("new", "old")
 
 
-def test_handler_against_moto_s3(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_handler_against_moto_s3(aws_env: None) -> None:
     moto = pytest.importorskip("moto")
     import boto3
 
     from lambdas.pipeline import gate
 
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with moto.mock_aws():
         gate._s3_client.cache_clear()
         s3 = boto3.client("s3", region_name="eu-west-3")

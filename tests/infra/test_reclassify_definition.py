@@ -10,7 +10,7 @@ from typing import Any
 from infra_helpers import cdk_context
 
 from infra.config import load_stage_configs
-from infra.constructs.data_lake_construct import ZONES
+from prodcat_contracts.lake import ZONES
 from step_functions.definition import build_definition
 
 TASKS = ("WriteCatalogue", "CreateBatchModel", "ReclassifyCatalogue")

@@ -15,7 +15,7 @@ import pytest
 from infra_helpers import Synth, cdk_context, resources
 
 from infra.config import ConfigError, StageConfig, load_stage_configs
-from infra.constructs.data_lake_construct import ZONES
+from prodcat_contracts.lake import ZONES
 from step_functions.definition import PLACEHOLDERS, PipelineDefinitionSettings, build_definition
 from step_functions.render import substitute
 

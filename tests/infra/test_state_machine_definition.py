@@ -12,7 +12,7 @@ import pytest
 from infra_helpers import REPO_ROOT, cdk_context
 
 from infra.config import load_stage_configs
-from infra.constructs.data_lake_construct import ZONES
+from prodcat_contracts.lake import ZONES
 from step_functions.definition import build_definition
 
 ASL_VALIDATOR = REPO_ROOT / "node_modules" / ".bin" / "asl-validator"
@@ -312,7 +312,7 @@ def test_two_runs_never_overlap() -> None:
 
 
 def test_production_reports_are_published_after_the_smoke_test_only() -> None:
-    from step_functions.definition import PRODUCTION_BASELINE_KEY, PRODUCTION_METRICS_KEY
+    from prodcat_contracts.lake import PRODUCTION_BASELINE_KEY, PRODUCTION_METRICS_KEY
 
     states = _definition()["States"]
     assert states["SmokePassed?"]["Choices"][0]["Next"] == "ApproveChallenger"

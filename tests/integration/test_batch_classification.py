@@ -18,8 +18,8 @@ import inference.server
 from inference.batch import DirectoryPhotos, classify_lines
 from inference.predictor import Predictor
 from prodcat import batch
-from prodcat.cli import main
 from prodcat.data import index_photos
+from prodcat_cli.cli import main
 
 
 def _post(app: FastAPI, body: bytes, ctype: str) -> httpx.Response:

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from local_runtime.stack import STATE_FILE, LocalStack, write_state
-from prodcat.cli import main as cli
+from prodcat_cli.cli import main as cli
 
 
 def test_evaluating_on_the_training_data_is_refused(

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from moto import mock_aws
 
-from lambdas.api.records import CaptureRecord, PhotoRef, ScoredType, capture_key
 from prodcat.drift import FEATURES, Statistics, compare
+from prodcat_contracts.lake import CaptureRecord, PhotoRef, ScoredType, capture_key
 from sagemaker_jobs import drift as drift_job
 
 REGION = "eu-west-3"
@@ -156,10 +156,7 @@ def codes(model_dir: Path) -> list[int]:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[drift_job.Clients]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def aws(aws_env: None) -> Iterator[drift_job.Clients]:
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -299,7 +296,7 @@ def test_a_busy_day_is_sampled_down_to_max_records(
 def test_cli_compares_a_baseline_file_with_a_directory_of_captures(
     scenario: Scenario, codes: list[int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from prodcat.cli import main as cli
+    from prodcat_cli.cli import main as cli
 
     (tmp_path / "baseline.json").write_text(json.dumps(scenario.baseline))
     for record in photos_only(scenario, codes, UNTIL):

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prodcat.cli import main as cli
 from prodcat.model import MODES, Hyperparameters, ProductTypeModel
 from prodcat.training import train
+from prodcat_cli.cli import main as cli
 from sagemaker_jobs import evaluate as evaluate_job
 from sagemaker_jobs import prepare as prepare_job
 from sagemaker_jobs import train as train_job

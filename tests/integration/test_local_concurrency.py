@@ -31,12 +31,12 @@ import boto3
 import httpx
 import pytest
 
-from lambdas.api.records import capture_key
 from lambdas.api.request_log import request_id_of
 from local_runtime.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
 from local_runtime.serving import serve_app
 from local_runtime.stack import LocalResources, LocalStack
 from prodcat.sample_catalog import draw_photo
+from prodcat_contracts.lake import capture_key
 
 PASSWORD = "Corr3ct-horse-battery"
 LOAD_CLIENTS = int(os.environ.get("PRODCAT_LOAD_CLIENTS", "25"))

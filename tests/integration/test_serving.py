@@ -14,7 +14,6 @@ import pytest
 from PIL import Image
 
 from inference.predictor import Predictor
-from inference.schema import Listing as Request
 from local_runtime.serving import running_server
 from prodcat.data import load_listings
 from prodcat.features import encode_listing_photos
@@ -22,6 +21,7 @@ from prodcat.image_encoder import ONNX_TOLERANCE, OnnxEncoder, default_encoder
 from prodcat.model import ProductTypeModel
 from prodcat.photos import MAX_PHOTO_BYTES
 from prodcat.sample_catalog import draw_photo
+from prodcat_contracts.listing import Listing as Request
 
 
 def jpeg_b64(code: int = 2583, seed: int = 0) -> str:

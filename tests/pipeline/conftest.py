@@ -24,20 +24,13 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[pipeline_harness.Moto]:
+def moto(monkeypatch: pytest.MonkeyPatch, aws_env: None) -> Iterator[pipeline_harness.Moto]:
     from moto import mock_aws
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     from lambdas.pipeline import gate, smoke
     from local_runtime import stand_ins
 
-    for name, value in {
-        "AWS_DEFAULT_REGION": pipeline_harness.REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
     config: Any = {
         "stepfunctions": {"execute_state_machine": True},
         "lambda": {"use_docker": False},

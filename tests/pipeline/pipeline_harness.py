@@ -36,11 +36,11 @@ from botocore.exceptions import ClientError
 from local_runtime import jobs, stand_ins
 from local_runtime.pipeline import drain_inbox, follow_execution
 from local_runtime.stand_ins import InProcessLambdas, create_pipeline_resources
+from prodcat_contracts.gate import GatePolicy
+from prodcat_contracts.lake import ZONES, split_s3_uri
 from sagemaker_jobs.model_archive import fetch_model
-from sagemaker_jobs.paths import split_s3_uri
 from step_functions.definition import (
     DeploySettings,
-    GatePolicy,
     JobResources,
     PipelineDefinitionSettings,
     ServerlessSettings,
@@ -89,10 +89,10 @@ def settings() -> PipelineDefinitionSettings:
     return PipelineDefinitionSettings(
         name_prefix=PREFIX,
         endpoint_name=ENDPOINT,
-        raw_prefix="raw/",
-        curated_prefix="curated/",
-        artifacts_prefix="models/artifacts/",
-        reports_prefix="models/reports/",
+        raw_prefix=ZONES.raw,
+        curated_prefix=ZONES.curated,
+        artifacts_prefix=ZONES.artifacts,
+        reports_prefix=ZONES.reports,
         processing=job,
         training=job,
         hyperparameters={"folds": "3"},

@@ -1,5 +1,5 @@
 """Data lake contents for the pipeline tests, written the way the API writes them
-(lambdas/api/records.py) plus the base data under raw/base/."""
+(prodcat_contracts/lake.py) plus the base data under raw/base/."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lambdas.api.records import (
+from prodcat_contracts.lake import (
     FeedbackRecord,
     PhotoRef,
     ProductRecord,
@@ -20,7 +20,7 @@ from lambdas.api.records import (
     product_record_key,
     tombstone_key,
 )
-from prodcat.taxonomy import builtin_taxonomy
+from prodcat_contracts.taxonomy import builtin_taxonomy
 from sagemaker_jobs.prepare import split_of
 
 RAW = "raw/"

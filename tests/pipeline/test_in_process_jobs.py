@@ -24,15 +24,9 @@ BUCKET = "lake"
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def s3(aws_env: None) -> Iterator[Any]:
     from moto import mock_aws
 
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-3",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
     with mock_aws():
         import boto3
 

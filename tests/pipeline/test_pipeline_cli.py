@@ -10,22 +10,16 @@ from typing import Any
 
 import pytest
 
-from prodcat.cli import main as cli
+from prodcat_cli.cli import main as cli
 from step_functions.trigger import execution_name, start_run, state_machine_arn
 
 PASS = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
 
 
 @pytest.fixture
-def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def sfn(aws_env: None) -> Iterator[Any]:
     from moto import mock_aws
 
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-3",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
     with mock_aws():
         import boto3
 

@@ -23,7 +23,7 @@ from pipeline_harness import (
     settings,
 )
 
-from step_functions.definition import PRODUCTION_BASELINE_KEY, PRODUCTION_METRICS_KEY
+from prodcat_contracts.lake import PRODUCTION_BASELINE_KEY, PRODUCTION_METRICS_KEY
 
 TEST_SHARE = settings().test_share
 START = ["NameRun", "PlanRun", "ListRunningRuns", "AnotherRunActive?"]

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from pipeline_harness import jpeg
 
-from lambdas.api.records import FeedbackRecord, PhotoRef, ProductRecord, Tombstone
 from prodcat.data import DataFormatError, load_listings
-from prodcat.taxonomy import builtin_taxonomy
+from prodcat_contracts.lake import FeedbackRecord, PhotoRef, ProductRecord, Tombstone
+from prodcat_contracts.taxonomy import builtin_taxonomy
 from sagemaker_jobs import prepare
 
 JAN, FEB, MAR = (datetime(2026, m, 1, tzinfo=UTC) for m in (1, 2, 3))

@@ -129,17 +129,11 @@ class _Runtime:
 
 @pytest.mark.parametrize("fail", [False, True])
 def test_handler_reads_the_cases_from_s3_and_calls_sagemaker_runtime(
-    monkeypatch: pytest.MonkeyPatch, fail: bool
+    monkeypatch: pytest.MonkeyPatch, aws_env: None, fail: bool
 ) -> None:
     moto = pytest.importorskip("moto")
     import boto3
 
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-3",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
     monkeypatch.setattr(smoke, "_runtime_client", lambda: _Runtime(fail))
 
     class Context:

@@ -61,7 +61,7 @@ class _Head:
 
 def test_predict_proba_applies_each_modes_fitted_temperature() -> None:
     from prodcat.model import Fusion, Hyperparameters, ProductTypeModel
-    from prodcat.taxonomy import builtin_taxonomy
+    from prodcat_contracts.taxonomy import builtin_taxonomy
 
     rng = np.random.default_rng(3)
     taxonomy = builtin_taxonomy()

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from prodcat.cli import build_parser
-from prodcat.cli import main as cli
+import prodcat_cli.cli as cli_module
+from prodcat_cli.cli import build_parser
+from prodcat_cli.cli import main as cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -145,3 +148,17 @@ def test_pipeline_start_without_a_region_says_which_to_set(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     line = _error(capsys, ["pipeline", "start", "--stage", "dev"])
     assert "set AWS_REGION" in line and "dev" in line
+
+
+def test_the_docstring_names_every_command() -> None:
+    doc = cli_module.__doc__ or ""
+    commands = [prog.removeprefix("prodcat ") for prog in _parsers(build_parser())]
+    missing = [c for c in commands if c != "prodcat" and c not in doc]
+    assert not missing, missing
+
+
+def test_python_dash_m_prodcat_is_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "prodcat", "--help"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.startswith("usage: prodcat")

@@ -1,4 +1,4 @@
-"""The request policy (inference/request_policy.py) on its own, and the serving container's
+"""The request policy (prodcat_contracts/request_policy.py) on its own, and the serving container's
 /invocations over its ASGI app: any body a client can send is a 4xx with a small answer, and
 the model is never asked about it."""
 
@@ -12,7 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from inference.request_policy import (
+from prodcat_contracts.listing import MAX_BATCH
+from prodcat_contracts.request_policy import (
     API_POLICY,
     MAX_DEPTH,
     MAX_FIELD_ERRORS,
@@ -21,7 +22,6 @@ from inference.request_policy import (
     RequestPolicy,
     bounded_errors,
 )
-from inference.schema import MAX_BATCH
 
 Invoke = Callable[[FastAPI, bytes], httpx.Response]  # the `invoke` fixture (conftest.py)
 

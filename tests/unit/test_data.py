@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from prodcat.data import DataFormatError, LoadReport, index_photos, load_listings
-from prodcat.taxonomy import builtin_taxonomy
-from prodcat.text import has_text, listing_text
+from prodcat.data import (
+    ChallengeRow,
+    DataFormatError,
+    LoadReport,
+    index_photos,
+    load_listings,
+    write_split,
+)
+from prodcat_contracts.taxonomy import builtin_taxonomy
+from prodcat_contracts.text import has_text, listing_text
 
 TAX = builtin_taxonomy()
 NO_TEXT: list[dict[str, str]] = json.loads(
@@ -298,3 +305,30 @@ def test_load_report_json_is_sorted_and_serialisable() -> None:
     }
     assert list(out["skipped"]) == ["empty_listing", "unknown_label"]  # type: ignore[arg-type]
     assert json.loads(json.dumps(out)) == out
+
+
+@pytest.mark.parametrize("copy", [False, True])
+def test_what_write_split_writes_loads_back_the_same(
+    tmp_path: Path, jpeg: bytes, copy: bool
+) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg)
+    rows = [
+        ChallengeRow(product_id="501", text="chaise en chêne . lot de 2", label=1560),
+        ChallengeRow(product_id="502", text="", label=1280, photo=photo, image_id="902"),
+        ChallengeRow(product_id="503", text="croquettes", label=2220, photo=photo, image_id="903"),
+    ]
+    write_split(rows, tmp_path / "d", "test", copy=copy)
+    listings, report = load_listings(tmp_path / "d", TAX)
+
+    assert report.skipped == {}
+    assert sorted((x.product_id, x.text, x.label) for x in listings) == [
+        ("501", "chaise en chêne . lot de 2", 1560),
+        ("502", "", 1280),
+        ("503", "croquettes", 2220),
+    ]
+    loaded = {x.product_id: x.photo for x in listings}
+    assert loaded["501"] is None
+    assert loaded["502"] is not None and loaded["502"].name == "image_902_product_502.jpg"
+    assert loaded["503"] is not None and loaded["503"].read_bytes() == jpeg
+    assert loaded["503"].is_symlink() is not copy

@@ -30,13 +30,7 @@ COLD_START_AND_RESPONSE_SECONDS = 3.0
 
 
 @pytest.fixture(autouse=True)
-def fresh_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-3",
-    }.items():
-        monkeypatch.setenv(name, value)
+def fresh_clients(aws_env: None) -> Iterator[None]:
     clients.reset()
     yield
     clients.reset()

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from lambdas.api.records import CaptureRecord, PhotoRef, ScoredType
 from prodcat.drift import (
     FEATURES,
     INPUT_FEATURES,
@@ -28,7 +27,8 @@ from prodcat.drift import (
 )
 from prodcat.evaluation import CONFIDENCE_BINS, TEXT_LENGTH_BINS
 from prodcat.sample_catalog import write_sample_catalog
-from prodcat.text import listing_text
+from prodcat_contracts.lake import CaptureRecord, PhotoRef, ScoredType
+from prodcat_contracts.text import listing_text
 
 THRESHOLD = 0.2
 MODEL = "model-1"

@@ -12,7 +12,7 @@ from prodcat.data import Listing, LoadReport, load_listings
 from prodcat.features import encode_listing_photos
 from prodcat.image_encoder import FEATURE_DIM, TorchEncoder, default_encoder
 from prodcat.photos import decode_photo
-from prodcat.taxonomy import builtin_taxonomy
+from prodcat_contracts.taxonomy import builtin_taxonomy
 
 
 @pytest.fixture(scope="module")

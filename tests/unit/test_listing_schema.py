@@ -1,4 +1,4 @@
-"""The /invocations listing contract (inference/schema.py) and what the container answers when a
+"""The /invocations listing contract (prodcat_contracts/listing.py) and what the container answers when a
 listing has characters but no text: a 400 that says so, before the model is asked (the model
 reads such a listing as having no input at all and fails)."""
 
@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from inference.schema import EMPTY_LISTING, NO_TEXT_LEFT, Batch, Listing
+from prodcat_contracts.listing import EMPTY_LISTING, NO_TEXT_LEFT, Batch, Listing
 
 NO_TEXT: list[dict[str, str]] = json.loads(
     (Path(__file__).parents[1] / "events" / "listings_without_text.json").read_text()

@@ -8,7 +8,7 @@ import numpy as np
 
 from prodcat.metrics import reliability_bins
 from prodcat.report import confusions_table, data_table, plot_reliability, top_confusions
-from prodcat.taxonomy import builtin_taxonomy
+from prodcat_contracts.taxonomy import builtin_taxonomy
 
 
 def _one_hot(pred: list[int], n: int) -> np.ndarray:

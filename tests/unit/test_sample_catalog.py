@@ -11,7 +11,7 @@ import pytest
 from prodcat.data import load_listings
 from prodcat.photos import read_photo
 from prodcat.sample_catalog import write_sample_catalog
-from prodcat.taxonomy import builtin_taxonomy, load_taxonomy
+from prodcat_contracts.taxonomy import builtin_taxonomy, load_taxonomy
 
 PER_CLASS = 2
 

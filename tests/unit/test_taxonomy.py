@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from prodcat.taxonomy import BUILTIN_NAMES, Taxonomy, builtin_taxonomy, load_taxonomy
+from prodcat_contracts.taxonomy import BUILTIN_NAMES, Taxonomy, builtin_taxonomy, load_taxonomy
 
 CHALLENGE_CODES = [
     10, 40, 50, 60, 1140, 1160, 1180, 1280, 1281, 1300, 1301, 1302, 1320, 1560,

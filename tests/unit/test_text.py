@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import prodcat.text
-from prodcat.text import clean_text, has_text, listing_text
+import prodcat_contracts.text
+from prodcat_contracts.text import clean_text, has_text, listing_text
 
 # Listings with characters but no text (one per line, as JSON escapes show them): each cleans
 # to "" and so is refused, or read as a photo alone, everywhere: the schema, the container, the
@@ -176,9 +176,9 @@ def test_has_text_is_exactly_what_the_model_reads_as_text() -> None:
 
 
 def test_text_cleaning_needs_only_the_standard_library() -> None:
-    # The API's Lambda zip carries prodcat/text.py (the listing schema validates with it) and
+    # The API's Lambda zip carries prodcat_contracts/text.py (the listing schema validates with it) and
     # no third-party package but what the Powertools layer brings.
-    tree = ast.parse(Path(prodcat.text.__file__).read_text())
+    tree = ast.parse(Path(prodcat_contracts.text.__file__).read_text())
     imported = {
         name.split(".")[0]
         for node in ast.walk(tree)

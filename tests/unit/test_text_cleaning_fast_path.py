@@ -9,7 +9,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prodcat.text import _INSIDE_WORDS, _MAX_UNESCAPE, _SPACE, _TAG, clean_text
+from prodcat_contracts.text import _INSIDE_WORDS, _MAX_UNESCAPE, _SPACE, _TAG, clean_text
 
 
 def per_character(raw: str) -> str:

@@ -11,8 +11,8 @@ from scipy.sparse import csr_matrix, hstack
 
 import prodcat.model
 from prodcat.model import Fusion, Hyperparameters, ProductTypeModel, TextHead
-from prodcat.taxonomy import builtin_taxonomy
 from prodcat.text_encoder import E5_DIM
+from prodcat_contracts.taxonomy import builtin_taxonomy
 
 TEXTS = [
     "Piscine hors sol tubulaire Intex 366 x 76 cm",

@@ -1,14 +1,12 @@
-"""The definition's static settings from a stage's config: one mapping for the CDK construct
-and for the local run (`prodcat pipeline run --local`)."""
+"""The pipeline definition's static settings from a stage's config (cdk.json): one mapping for
+the CDK construct and for the local run (`prodcat pipeline run --local`)."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from infra.config import StageConfig
+from prodcat_contracts.lake import DataLakeZones
 from step_functions.definition import (
     DeploySettings,
-    GatePolicy,
     JobResources,
     PipelineDefinitionSettings,
     ReclassifySettings,
@@ -16,23 +14,8 @@ from step_functions.definition import (
 )
 
 
-class LakePrefixes(Protocol):
-    """The data lake zones the pipeline reads and writes (infra DataLakeZones)."""
-
-    @property
-    def raw(self) -> str: ...
-    @property
-    def curated(self) -> str: ...
-    @property
-    def artifacts(self) -> str: ...
-    @property
-    def reports(self) -> str: ...
-    @property
-    def predictions(self) -> str: ...
-
-
 def definition_settings(
-    config: StageConfig, zones: LakePrefixes, rollback_alarm_names: tuple[str, ...]
+    config: StageConfig, zones: DataLakeZones, rollback_alarm_names: tuple[str, ...]
 ) -> PipelineDefinitionSettings:
     ml = config.ml
     reclassify = config.pipeline.reclassify_catalogue
@@ -55,7 +38,7 @@ def definition_settings(
         ),
         hyperparameters=dict(ml.hyperparameters),
         serverless=ServerlessSettings(**ml.serverless.model_dump()),
-        gate=GatePolicy(**config.pipeline.gate.model_dump()),
+        gate=config.pipeline.gate,
         deploy=DeploySettings(rollback_alarm_names=rollback_alarm_names),
         predictions_prefix=zones.predictions,
         reclassify=ReclassifySettings(

@@ -9,16 +9,55 @@ drift job. Every record is JSON, one object per S3 key; photos are separate obje
     raw/feedback/date=YYYY-MM-DD/<request_id>.json     FeedbackRecord (the seller's final choice)
     raw/feedback/photos/<request_id>.<ext>             the photo of that listing, if any
 
-Prefixes come from the stack (RAW_PREFIX, CAPTURE_PREFIX); the layout below them is fixed here.
+The zones are prefixes of one bucket (`ZONES`); the stack passes them to the API (RAW_PREFIX,
+CAPTURE_PREFIX) and to the pipeline, and the layout below them is fixed here. The production
+model's reports sit at fixed keys (`PRODUCTION_*`): the pipeline's deploy step writes them, the
+drift job reads the baseline.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DataLakeZones:
+    """Key prefixes: the contract between the API, the jobs and the pipeline."""
+
+    raw: str = "raw/"  # listings and photos as they arrive (base data, admin products, feedback)
+    curated: str = "curated/"  # versioned training sets: curated/<run id>/{train,validation,test}/
+    artifacts: str = "models/artifacts/"  # model.tar.gz per training job
+    reports: str = "models/reports/"  # metrics.json and baseline.json per run
+    capture: str = "capture/"  # request capture records for drift
+    predictions: str = "models/predictions/"  # the catalogue classified: <model version>/output/
+
+
+ZONES = DataLakeZones()
+# Under the raw zone: the challenge-format base data (`aws s3 sync DATA_DIR s3://BUCKET/raw/base/`).
+BASE_DIR = "base"
+
+# The model in service's reports, at fixed keys beside the per-run ones.
+PRODUCTION_PREFIX = "models/production/"
+PRODUCTION_METRICS_KEY = f"{PRODUCTION_PREFIX}metrics.json"
+PRODUCTION_BASELINE_KEY = f"{PRODUCTION_PREFIX}baseline.json"
+# What the prepare and evaluate jobs write beside their data, read by the state machine.
+DATASET_MANIFEST = "dataset.json"
+SMOKE_CASES = "smoke_cases.json"
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/key` -> (bucket, key); the key may be a prefix (empty for the whole bucket)."""
+    without = uri.removeprefix("s3://")
+    bucket, _, key = without.partition("/")
+    if without == uri or not bucket:
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    return bucket, key
+
 
 # The first bytes of each photo format the model decodes, and the extension it is stored under.
 PHOTO_SIGNATURES: tuple[tuple[bytes, str], ...] = (

@@ -7,7 +7,7 @@ import binascii
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from prodcat.text import has_text
+from prodcat_contracts.text import has_text
 
 MAX_TOP_K = 27
 MAX_BATCH = 32

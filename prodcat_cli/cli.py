@@ -1,5 +1,14 @@
-"""`prodcat`: train and evaluate models, write a sample catalog, check drift, run the local stack,
-start the retraining pipeline, and write back records the API could not store.
+"""`prodcat`: the command line, a front door above every unit.
+
+  train            train a model on a challenge-format directory
+  evaluate         metrics.json, the drift baseline and a report on labelled data
+  drift            drift of captured requests against a baseline.json
+  sample-catalog   write a small generated catalog in the challenge format
+  local            the local stack: `local up` (the API offline), `local make-admin`
+  pipeline         the retraining pipeline: `pipeline start` (a deployed stage),
+                   `pipeline run --local` (the same state machine on the local stack)
+  records          write back records the API could not store: `records replay`, `records drain`
+  batch            classify a whole catalogue, or start a Batch Transform job
 
 Errors a user can fix (a wrong option, path or value) exit 2 with one line saying what to fix.
 """
@@ -13,9 +22,12 @@ import logging
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from prodcat.data import DataFormatError
+
+if TYPE_CHECKING:
+    from prodcat.batch import BatchSummary
 
 
 class UsageError(Exception):
@@ -263,6 +275,37 @@ def cmd_records_drain(args: argparse.Namespace) -> int:
     return 1 if report["failed"] else 0
 
 
+def classify_catalogue(
+    data_dir: Path,
+    out: str | Path,
+    model_dir: Path,
+    *,
+    part_rows: int,
+    progress: bool = True,
+) -> BatchSummary:
+    """`prodcat batch` on this machine: the serving container's JSON Lines code, in process
+    (prodcat.batch's resumable parts around inference.batch's classification)."""
+    from tqdm import tqdm
+
+    from inference.batch import DirectoryPhotos, classify_lines
+    from inference.predictor import Predictor
+    from inference.server import POLICY
+    from prodcat.batch import count_rows, local_catalogue, part_store, run_batch
+
+    predictor = Predictor(Path(model_dir))
+    photos = DirectoryPhotos(Path(data_dir), raw_prefix="")
+    listings = local_catalogue(Path(data_dir))
+    with tqdm(total=count_rows(data_dir), unit="row", disable=not progress) as bar:
+        return run_batch(
+            listings,
+            part_store(out),
+            lambda lines: classify_lines(lines, predictor, POLICY, photos),
+            predictor.model.version,
+            part_rows=part_rows,
+            on_part=bar.update,
+        )
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     # Classify a whole catalogue: in process here, or a Batch Transform job for s3:// data.
     if str(args.data).startswith("s3://"):
@@ -281,8 +324,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
         return 0
     if args.model_dir is None:
         raise ValueError("--model-dir is required for local data (s3:// data uses --stage)")
-    from prodcat.batch import classify_catalogue
-
     summary = classify_catalogue(
         Path(args.data), args.out, args.model_dir, part_rows=args.part_rows, progress=not args.quiet
     )
