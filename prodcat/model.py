@@ -75,7 +75,7 @@ class Hyperparameters:
 
 
 def title_of(text: str) -> str:
-    """The title of a listing's text (`prodcat.text.listing_text` joins title and description
+    """The title of a listing's text (`prodcat_contracts.text.listing_text` joins title and description
     with " . "), lower-cased as the vectorizers' own preprocessing would."""
     return text.split(" . ", 1)[0].lower()
 
