@@ -1,11 +1,14 @@
-"""The pipeline definition's static settings from a stage's config (cdk.json): one mapping for
-the CDK construct and for the local run (`prodcat pipeline run --local`)."""
+"""The state machines' static settings from a stage's config (cdk.json): one mapping for the
+CDK constructs and for the local run (`prodcat pipeline run --local`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from infra.config import StageConfig
 from prodcat_contracts.lake import DataLakeZones
-from step_functions.definition import (
+from step_functions.drift_check import DriftCheckSettings, drift_check_definition
+from step_functions.settings import (
     DeploySettings,
     JobResources,
     PipelineDefinitionSettings,
@@ -46,4 +49,27 @@ def definition_settings(
         )
         if reclassify.enabled
         else None,
+    )
+
+
+def drift_check_settings(config: StageConfig) -> DriftCheckSettings:
+    """The drift check's schedule and window from the stage's monitoring config."""
+    monitoring = config.monitoring
+    return DriftCheckSettings(
+        schedule=monitoring.drift_check_schedule,
+        lookback_hours=monitoring.drift_lookback_hours,
+        min_samples=monitoring.drift_min_samples,
+    )
+
+
+def stage_drift_check_definition(config: StageConfig, zones: DataLakeZones) -> dict[str, Any]:
+    """The drift check's ASL for one stage, as the monitoring stack deploys it (no synth: the
+    images check and the service-contract tests read it from here)."""
+    return drift_check_definition(
+        name_prefix=config.prefix,
+        stage=config.stage,
+        threshold=config.monitoring.drift_score_threshold,
+        reports_prefix=zones.reports,
+        capture_prefix=zones.capture,
+        settings=drift_check_settings(config),
     )

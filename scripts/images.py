@@ -12,7 +12,7 @@ recipe of ../shared/containers.md) and docker on GitHub Actions (`--engine docke
   `prodcat sample-catalog` data, `train` on prepare's train split, `evaluate` on the model.tar.gz
   and test split, `drift` on the traffic the serving image answered. Each runs with the
   ContainerEntrypoint, ContainerArguments and Environment the synthesized state machines pass
-  (step_functions/definition.py, infra/constructs/drift_check_construct.py), its inputs and
+  (step_functions/definition.py, step_functions/drift_check.py), its inputs and
   outputs mounted at the definition's LocalPaths and its hyperparameters in
   /opt/ml/input/config/hyperparameters.json. A failing training (`docker run IMAGE train` on an
   empty channel) and a failing processing job exit non-zero and leave their reason in the file
@@ -559,8 +559,8 @@ class Definitions:
 def load_definitions() -> Definitions:
     """The retraining and drift-check definitions as the CDK app builds them for STAGE."""
     from infra.config import load_stage_configs
-    from infra.constructs.drift_check_construct import stage_drift_check_definition
     from infra.constructs.training_pipeline_construct import definition_settings
+    from infra.pipeline_settings import stage_drift_check_definition
     from prodcat_contracts.lake import ZONES
     from step_functions.definition import build_definition
 

@@ -23,6 +23,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import MonitoringConfig
+from infra.constructs.rollback_alarms import ROLLBACK_ALARMS, rollback_alarm_name
 
 PERIOD = Duration.minutes(5)
 DRIFT_NAMESPACE = "prodcat"
@@ -48,13 +49,6 @@ PREDICT_SERVICE = "prodcat-api-predict"  # Powertools `service` dimension of the
 LOW_CONFIDENCE_MIN_PREDICTIONS = 20
 LOW_CONFIDENCE_PERIOD = Duration.hours(1)
 _MICROSECONDS_PER_MS = 1000  # SageMaker reports ModelLatency and ModelSetupTime in µs
-# The endpoint alarms the pipeline's UpdateEndpoint names for auto-rollback. Fixed names: the
-# pipeline stack cannot reference this stack's alarms (this stack depends on it).
-ROLLBACK_ALARMS = {"Endpoint5xx": "endpoint-5xx", "EndpointLatencyP99": "endpoint-latency-p99"}
-
-
-def rollback_alarm_names(stage: str) -> tuple[str, ...]:
-    return tuple(f"prodcat-{stage}-{suffix}" for suffix in ROLLBACK_ALARMS.values())
 
 
 @dataclass(frozen=True)
@@ -297,10 +291,9 @@ class MonitoringConstruct(Construct):
             # Serverless and idle: no traffic means no datapoints, which is not an incident.
             treat_missing_data=treat_missing_data or cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=description,
+            # The pipeline's UpdateEndpoint names these (auto-rollback): fixed names.
             alarm_name=(
-                f"prodcat-{self._stage}-{ROLLBACK_ALARMS[name]}"
-                if name in ROLLBACK_ALARMS
-                else None
+                rollback_alarm_name(self._stage, name) if name in ROLLBACK_ALARMS else None
             ),
         )
         alarm.add_alarm_action(self._action)

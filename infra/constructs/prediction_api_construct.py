@@ -19,11 +19,11 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import api_models
 from infra.config import StageConfig
+from infra.constructs.dead_letters import dead_letter_queue
 from infra.constructs.nag import acknowledge, acknowledge_prefix_grants
 from infra.constructs.powertools_function_construct import PowertoolsFunctionConstruct
 from infra.constructs.retention import retention
@@ -82,17 +82,10 @@ class PredictionApiConstruct(Construct):
 
         # Records the API accepted but could not store (DynamoDB/S3 errors after retries) land
         # here instead of being lost; an alarm pages on-call when it is not empty.
-        self.undelivered = sqs.Queue(
+        self.undelivered = dead_letter_queue(
             self,
             "UndeliveredRecords",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.undelivered,
-            "This queue is the API's dead-letter store for records it could not write.",
-            "AwsSolutions-SQS3",
+            holds="This queue is the API's dead-letter store for records it could not write.",
         )
         environment = {
             "STAGE": config.stage,

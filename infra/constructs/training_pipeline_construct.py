@@ -4,24 +4,17 @@ it (the drift alarm's rule lives in the monitoring stack)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import pipeline_settings
 from infra.config import StageConfig
 from infra.constructs.model_registry_construct import ModelRegistryConstruct
-from infra.constructs.monitoring_construct import rollback_alarm_names
 from infra.constructs.nag import (
     acknowledge,
     acknowledge_prefix_grants,
@@ -30,8 +23,9 @@ from infra.constructs.nag import (
 )
 from infra.constructs.on_call_topic_construct import OnCallTopicConstruct
 from infra.constructs.powertools_function_construct import PowertoolsFunctionConstruct
-from infra.constructs.retention import retention
+from infra.constructs.rollback_alarms import rollback_alarm_names
 from infra.constructs.sagemaker_roles_construct import SageMakerRolesConstruct
+from infra.constructs.scheduled_state_machine_construct import ScheduledStateMachineConstruct
 from prodcat_contracts.lake import (
     DATASET_MANIFEST,
     PRODUCTION_BASELINE_KEY,
@@ -141,24 +135,12 @@ class TrainingPipelineConstruct(Construct):
         self.functions = {"Gate": self.gate.function, "Smoke": self.smoke.function}
 
         self.definition = build_definition(definition_settings(config, zones))
-        log_group = logs.LogGroup(
+        machine = ScheduledStateMachineConstruct(
             self,
-            "ExecutionLogs",
-            retention=retention(config.pipeline.log_retention_days),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.role = iam.Role(
-            self,
-            "StateMachineRole",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description="prodcat retraining state machine",
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
+            "Default",  # no new path component in logical ids (see that module)
             state_machine_name=state_machine_name(config),
-            definition_body=sfn.DefinitionBody.from_string(json.dumps(self.definition)),
-            definition_substitutions={
+            definition=self.definition,
+            substitutions={
                 "DataLakeBucket": bucket.bucket_name,
                 "PrepareRoleArn": roles.prepare.role_arn,
                 "TrainingRoleArn": roles.train.role_arn,
@@ -175,46 +157,21 @@ class TrainingPipelineConstruct(Construct):
                 "OnCallTopicArn": on_call.topic.topic_arn,
                 "CatalogueRoleArn": roles.catalogue.role_arn,
             },
-            role=self.role,
+            description="prodcat retraining state machine",
             timeout=Duration.hours(24),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
+            log_retention_days=config.pipeline.log_retention_days,
+            schedule=config.pipeline.schedule,
+            schedule_description=f"Retrain prodcat {config.stage} on a schedule",
+            schedule_enabled=config.pipeline.schedule_enabled,
+            dead_letters_hold="This queue is itself the dead-letter queue of the pipeline's "
+            "EventBridge targets.",
         )
+        self.role = machine.role
+        self.state_machine = machine.state_machine
+        self.trigger_dlq = machine.trigger_dlq
+        self.schedule = machine.schedule
         self.state_machine.node.add_dependency(registry.group)
         self._grant_steps(stack, config, bucket, zones, roles, registry, on_call)
-
-        self.trigger_dlq = sqs.Queue(
-            self,
-            "TriggerDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.trigger_dlq,
-            "This queue is itself the dead-letter queue of the pipeline's EventBridge targets.",
-            "AwsSolutions-SQS3",
-        )
-        self.schedule = events.Rule(
-            self,
-            "Schedule",
-            description=f"Retrain prodcat {config.stage} on a schedule",
-            schedule=events.Schedule.expression(config.pipeline.schedule),
-            enabled=config.pipeline.schedule_enabled,
-        )
-        self.schedule.add_target(self.start_target("schedule"))
-
-    def start_target(self, trigger: str) -> targets.SfnStateMachine:
-        """An EventBridge target that starts a run, with retries and the dead-letter queue."""
-        return targets.SfnStateMachine(
-            self.state_machine,
-            input=events.RuleTargetInput.from_object({"trigger": trigger}),
-            dead_letter_queue=self.trigger_dlq,
-            retry_attempts=4,
-            max_event_age=Duration.hours(2),
-        )
 
     def _grant_steps(
         self,

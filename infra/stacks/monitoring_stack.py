@@ -8,14 +8,13 @@ from typing import Any
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import StageConfig
 from infra.constructs.data_lake_construct import DataLakeConstruct
+from infra.constructs.dead_letters import dead_letter_queue
 from infra.constructs.drift_check_construct import DriftCheckConstruct
 from infra.constructs.monitoring_construct import MonitoredResources, MonitoringConstruct
-from infra.constructs.nag import acknowledge
 from infra.stacks.api_stack import ApiStack
 from infra.stacks.ml_stack import MlStack
 from infra.stacks.on_call_stack import OnCallStack
@@ -71,17 +70,10 @@ class MonitoringStack(Stack):
         if config.pipeline.retrain_on_drift:
             # Its own dead-letter queue: the pipeline stack's would need a policy naming this
             # stack's rule, a dependency cycle.
-            dlq = sqs.Queue(
+            dlq = dead_letter_queue(
                 self,
                 "DriftTriggerDeadLetters",
-                encryption=sqs.QueueEncryption.SQS_MANAGED,
-                enforce_ssl=True,
-                retention_period=Duration.days(14),
-            )
-            acknowledge(
-                dlq,
-                "This queue is itself the dead-letter queue of the drift rule's target.",
-                "AwsSolutions-SQS3",
+                holds="This queue is itself the dead-letter queue of the drift rule's target.",
             )
             rule = events.Rule(
                 self,

@@ -23,9 +23,9 @@ from infra_helpers import (
     resources,
 )
 
-from infra.constructs.drift_check_construct import PLACEHOLDERS
 from prodcat_contracts.lake import PRODUCTION_BASELINE_KEY
 from sagemaker_jobs import drift as drift_job
+from step_functions.drift_check import PLACEHOLDERS
 
 ASL_VALIDATOR = REPO_ROOT / "node_modules" / ".bin" / "asl-validator"
 

@@ -86,13 +86,13 @@ def _pipeline(settings: PipelineDefinitionSettings) -> dict[str, Any]:
 
 def _drift_definition(config: StageConfig) -> dict[str, Any]:
     """The drift check's ASL for this stage, as the monitoring stack builds it (no synth)."""
-    from infra.constructs.drift_check_construct import stage_drift_check_definition
+    from infra.pipeline_settings import stage_drift_check_definition
 
     return stage_drift_check_definition(config, ZONES)
 
 
 def _drift(config: StageConfig) -> dict[str, Any]:
-    from infra.constructs.drift_check_construct import PLACEHOLDERS as DRIFT_PLACEHOLDERS
+    from step_functions.drift_check import PLACEHOLDERS as DRIFT_PLACEHOLDERS
 
     assert set(DRIFT_VALUES) == set(DRIFT_PLACEHOLDERS)
     text = json.dumps(_drift_definition(config))

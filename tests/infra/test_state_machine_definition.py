@@ -267,7 +267,7 @@ def test_deploy_failures_roll_back_and_notify() -> None:
 
 
 def test_update_endpoint_rolls_back_on_the_monitoring_stacks_endpoint_alarms() -> None:
-    from infra.constructs.monitoring_construct import rollback_alarm_names
+    from infra.constructs.rollback_alarms import rollback_alarm_names
 
     config = _definition("prod")["States"]["UpdateEndpoint"]["Parameters"]["DeploymentConfig"]
     alarms = [a["AlarmName"] for a in config["AutoRollbackConfiguration"]["Alarms"]]
