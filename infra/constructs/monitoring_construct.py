@@ -1,7 +1,7 @@
 """CloudWatch alarms to the on-call topic and the operations dashboard.
 
-Metric contract for the drift job (issue 5): namespace `prodcat`, metric `DriftScore`,
-dimensions `Stage=<stage>` and `Feature=overall` (one series per feature beside it), and
+Metric contract for the drift job: namespace `prodcat`, metric `DriftScore`, dimensions
+`Stage=<stage>` and `Feature=overall` (one series per feature beside it), and
 `DriftSampleSize` {Stage}; published once per drift check (sagemaker_jobs/drift.py).
 The API's Powertools metrics (namespace `prodcat`, dimensions `service`, `Stage`) give the
 low-confidence rate: `LowConfidence` is 1 when the top-1 probability is under 0.5, else 0.

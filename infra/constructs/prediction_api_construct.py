@@ -1,7 +1,7 @@
 """The REST API the website calls: Cognito authorizer, API key + usage plan, throttling,
 request validation, access logs, CORS for the configured origins, one Lambda per route group.
 
-Every function runs the same Powertools resolver (`lambdas/api/app.py: handler`, issue 4),
+Every function runs the same Powertools resolver (`lambdas/api/app.py: handler`),
 which dispatches on the path; splitting the routes over functions gives each group its own
 role (only the grants it needs), concurrency bound, alarms and logs.
 """

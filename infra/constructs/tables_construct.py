@@ -8,7 +8,7 @@ from constructs import Construct
 
 from infra.constructs.nag import pin_logical_id
 
-# Key schema: the contract with lambdas/api (issue 4).
+# Key schema: the contract with lambdas/api.
 REQUEST_LOG_PARTITION_KEY = "user_id"
 REQUEST_LOG_SORT_KEY = "requested_at"  # ISO-8601 UTC + "#" + request id: sorts by time
 REQUEST_LOG_TTL_ATTRIBUTE = "expires_at"  # epoch seconds, written by the API

@@ -1,35 +1,19 @@
-"""Synthesize the CDK app once per test session (jsii starts once) from the real cdk.json.
-
-Images are staged from the repo root when issue 2's Dockerfiles exist; before that, from a
-temporary tree holding lambdas/ and placeholder Dockerfiles (synth only stages the context,
-it never builds, so the templates are the same apart from asset hashes).
+"""Synthesize the CDK app once per test session (jsii starts once) from the real cdk.json and
+the repository itself: synth stages the images' build contexts (the two Dockerfiles), it never
+builds them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_helpers import DOCKERFILES, REPO_ROOT, Synth, cdk_context, repo_has_dockerfiles
+from infra_helpers import REPO_ROOT, Synth, cdk_context
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-
-
-def source_root_for_tests(tmp: Path) -> Path:
-    if repo_has_dockerfiles():
-        return REPO_ROOT
-    root = tmp / "source"
-    shutil.copytree(
-        REPO_ROOT / "lambdas", root / "lambdas", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    for name in DOCKERFILES:
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text("# placeholder until issue 2 lands it\nFROM scratch\n")
-    return root
 
 
 # What every real `cdk deploy` has: an account and region from the caller's profile (dev here,
@@ -71,7 +55,7 @@ def _synthesize(tmp: Path, context: dict[str, Any], env: dict[str, str]) -> Synt
         for name in saved:
             os.environ.pop(name, None)
         os.environ.update(env)
-        stages = build_app(app, source_root_for_tests(tmp))
+        stages = build_app(app, REPO_ROOT)
     finally:
         for name, value in saved.items():
             if value is None:

@@ -8,16 +8,11 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILES = ("inference/Dockerfile", "sagemaker_jobs/Dockerfile")
 
 
 def cdk_context() -> dict[str, Any]:
     context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
     return context
-
-
-def repo_has_dockerfiles() -> bool:
-    return all((REPO_ROOT / name).is_file() for name in DOCKERFILES)
 
 
 @dataclass
