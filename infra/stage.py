@@ -32,7 +32,8 @@ class ProdcatStage(Stage):
             "Data",
             config=config,
             stack_name=f"{name}-data",
-            description="prodcat stateful resources: data lake, user pool, tables (retained)",
+            description="prodcat stateful resources: data lake, user pool, tables, model registry "
+            "(retained)",
         )
         self.on_call = OnCallStack(
             self,
@@ -48,7 +49,7 @@ class ProdcatStage(Stage):
             source_root=source_root,
             lake=self.data.lake,
             stack_name=f"{name}-ml",
-            description="prodcat images, SageMaker roles and model registry",
+            description="prodcat images and SageMaker roles",
         )
         self.pipeline = PipelineStack(
             self,
@@ -57,6 +58,7 @@ class ProdcatStage(Stage):
             source_root=source_root,
             lake=self.data.lake,
             ml=self.ml,
+            registry=self.data.registry,
             on_call=self.on_call.on_call,
             stack_name=f"{name}-pipeline",
             description="prodcat retrain -> evaluate -> gate -> deploy pipeline",

@@ -1,4 +1,5 @@
-"""Stateful resources only: the data lake, the user pool and the tables (all retained)."""
+"""Stateful resources only: the data lake, the user pool, the tables and the model registry (all
+retained)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from constructs import Construct
 
 from infra.config import StageConfig
 from infra.constructs.data_lake_construct import DataLakeConstruct
+from infra.constructs.model_registry_construct import ModelRegistryConstruct
 from infra.constructs.tables_construct import TablesConstruct
 from infra.constructs.user_directory_construct import UserDirectoryConstruct
 
@@ -25,6 +27,11 @@ class DataStack(Stack):
         self.tables = TablesConstruct(
             self, "Tables", deletion_protection=config.termination_protection
         )
+        # Every trained model, Approved or Rejected, with its metrics: audit history.
+        self.registry = ModelRegistryConstruct(
+            self, "Registry", name_prefix=f"{config.prefix}-models"
+        )
         CfnOutput(self, "DataLakeBucketName", value=self.lake.bucket.bucket_name)
         CfnOutput(self, "UserPoolId", value=self.users.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.users.client.user_pool_client_id)
+        CfnOutput(self, "ModelPackageGroupName", value=self.registry.group_name)

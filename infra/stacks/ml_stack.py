@@ -1,4 +1,4 @@
-"""Images, SageMaker execution roles and the model registry.
+"""Images and SageMaker execution roles (the model registry is stateful: the data stack).
 
 The serverless endpoint itself is created by the pipeline's first deploy (a CloudFormation
 endpoint would need a model that a brand-new deployment does not have yet); its name and
@@ -16,7 +16,6 @@ from constructs import Construct
 from infra.config import StageConfig
 from infra.constructs.data_lake_construct import DataLakeConstruct
 from infra.constructs.model_images_construct import ModelImagesConstruct
-from infra.constructs.model_registry_construct import ModelRegistryConstruct
 from infra.constructs.sagemaker_roles_construct import SageMakerRolesConstruct
 
 
@@ -43,8 +42,4 @@ class MlStack(Stack):
             serving_image=self.images.serving,
             endpoint_name=config.endpoint_name,
         )
-        self.registry = ModelRegistryConstruct(
-            self, "Registry", name_prefix=f"{config.prefix}-models"
-        )
         CfnOutput(self, "EndpointName", value=config.endpoint_name)
-        CfnOutput(self, "ModelPackageGroupName", value=self.registry.group_name)

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra.config import StageConfig
 from infra.constructs.data_lake_construct import DataLakeConstruct
+from infra.constructs.model_registry_construct import ModelRegistryConstruct
 from infra.constructs.on_call_topic_construct import OnCallTopicConstruct
 from infra.constructs.training_pipeline_construct import TrainingPipelineConstruct
 from infra.stacks.ml_stack import MlStack
@@ -25,6 +26,7 @@ class PipelineStack(Stack):
         source_root: Path,
         lake: DataLakeConstruct,
         ml: MlStack,
+        registry: ModelRegistryConstruct,
         on_call: OnCallTopicConstruct,
         **kwargs: Any,
     ):
@@ -39,7 +41,7 @@ class PipelineStack(Stack):
             roles=ml.roles,
             jobs_image=ml.images.jobs,
             serving_image=ml.images.serving,
-            registry=ml.registry,
+            registry=registry,
             on_call=on_call,
         )
         CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)

@@ -28,7 +28,7 @@ def test_stateful_logical_ids_are_pinned(synth: Synth, stage: str) -> None:
     }
     for logical_id, cfn_type in expected.items():
         assert template["Resources"][logical_id]["Type"] == cfn_type
-    assert synth.template(stage, "ml")["Resources"]["ModelPackageGroup"]["Type"] == (
+    assert template["Resources"]["ModelPackageGroup"]["Type"] == (
         "AWS::SageMaker::ModelPackageGroup"
     )
 
@@ -42,8 +42,8 @@ def test_stateful_resources_are_retained(synth: Synth, stage: str) -> None:
             assert resource.get("DeletionPolicy") == "Retain", logical_id
             assert resource.get("UpdateReplacePolicy") == "Retain", logical_id
     # The model registry is retained too, except when its own first create rolls back
-    # (test_ml_stack.py checks it with its per-stack name).
-    group = synth.template(stage, "ml")["Resources"]["ModelPackageGroup"]
+    # (below, with its per-stack name).
+    group = template["Resources"]["ModelPackageGroup"]
     assert group["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
@@ -165,3 +165,20 @@ def test_user_pool_has_sellers_and_admins_groups_and_no_custom_attributes(synth:
             "ExplicitAuthFlows": Match.array_with(["ALLOW_USER_PASSWORD_AUTH"]),
         },
     )
+
+
+def test_model_package_group_is_named_per_stack_and_survives_only_a_delete(synth: Synth) -> None:
+    for stage in ("dev", "prod"):
+        group = synth.template(stage, "data")["Resources"]["ModelPackageGroup"]
+        # A new stack (after a destroy, or a failed first create) gets a new UUID, so the
+        # retained group of the old one cannot collide with it ("already exists").
+        uuid = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+        assert group["Properties"]["ModelPackageGroupName"] == {
+            "Fn::Join": [
+                "",
+                [f"prodcat-{stage}-models-", {"Fn::Select": [0, {"Fn::Split": ["-", uuid]}]}],
+            ]
+        }
+        # Kept on delete (audit history); removed if the stack's own create rolls back.
+        assert group["DeletionPolicy"] == "RetainExceptOnCreate"
+        assert group["UpdateReplacePolicy"] == "Retain"

@@ -64,23 +64,6 @@ def test_model_role_logs_only_to_its_endpoint_group(synth: Synth) -> None:
     }
 
 
-def test_model_package_group_is_named_per_stack_and_survives_only_a_delete(synth: Synth) -> None:
-    for stage in ("dev", "prod"):
-        group = synth.template(stage, "ml")["Resources"]["ModelPackageGroup"]
-        # A new stack (after a destroy, or a failed first create) gets a new UUID, so the
-        # retained group of the old one cannot collide with it ("already exists").
-        uuid = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
-        assert group["Properties"]["ModelPackageGroupName"] == {
-            "Fn::Join": [
-                "",
-                [f"prodcat-{stage}-models-", {"Fn::Select": [0, {"Fn::Split": ["-", uuid]}]}],
-            ]
-        }
-        # Kept on delete (audit history); removed if the stack's own create rolls back.
-        assert group["DeletionPolicy"] == "RetainExceptOnCreate"
-        assert group["UpdateReplacePolicy"] == "Retain"
-
-
 def test_image_assets_are_staged_without_local_junk(synth: Synth) -> None:
     docker_dirs = [d for d in synth.asset_dirs if (d / "inference" / "Dockerfile").exists()]
     assert docker_dirs, "no Docker build context was staged"

@@ -38,10 +38,10 @@ def test_every_placeholder_is_substituted_with_a_deploy_time_value(synth: Synth)
     subs = {k: flatten(v) for k, v in raw.items()}
     assert "PrepareRole" in subs["PrepareRoleArn"] and "EvaluateRole" in subs["EvaluateRoleArn"]
     assert "DataLakeBucket" in subs["DataLakeBucket"]
-    # The group's name ends with the ML stack's id (imported), so a redeploy gets a new group.
+    # The group's name ends with the data stack's id (imported), so a redeploy gets a new group.
     assert group_name == _first_block_of_stack_uuid(
         "prodcat-dev-models-",
-        {"Fn::ImportValue": "prodcat-dev-ml:ExportsOutputRefAWSStackIdB2DD5BAA"},
+        {"Fn::ImportValue": "prodcat-dev-data:ExportsOutputRefAWSStackIdB2DD5BAA"},
     )
     assert "OnCallTopic" in subs["OnCallTopicArn"]
     assert "PipelineSmokeFunction" in subs["SmokeFunctionArn"]
@@ -112,7 +112,7 @@ def test_state_machine_role_is_scoped_to_this_stage(synth: Synth) -> None:
     assert allowed["sagemaker:DeleteEndpoint"] == allowed["sagemaker:UpdateEndpoint"]
     assert allowed["sagemaker:CreateModelPackage"] == {
         f"{arn}model-package/prodcat-dev-models-*/*",
-        "<import:prodcat-dev-ml:ExportsOutputFnGetAttModelPackageGroupModelPackageGroupArn8285360E>",
+        "<import:prodcat-dev-data:ExportsOutputFnGetAttModelPackageGroupModelPackageGroupArn8285360E>",
     }
     # Step Functions' SageMaker tasks read the tags of what they create (AWS's example policies).
     assert allowed["sagemaker:ListTags"] == allowed["sagemaker:CreateTrainingJob"] | {
@@ -268,3 +268,25 @@ def test_drift_alarm_starts_a_run_only_where_configured(synth: Synth) -> None:
     (target,) = rule["Properties"]["Targets"]
     assert json.loads(target["Input"]) == {"trigger": "drift"}
     assert "DeadLetterConfig" in target
+
+
+# Changing one of these makes CloudFormation replace the resource: a new execution-log group and
+# dead-letter queue (their contents left behind), and, for the retrain state machine's fixed
+# name, a failed deploy ("already exists"). Pinned on purpose.
+PINNED_STATE_MACHINE_IDS = {
+    ("pipeline", "PipelineStateMachine1814BD05"): "AWS::StepFunctions::StateMachine",
+    ("pipeline", "PipelineExecutionLogsFBAC0865"): "AWS::Logs::LogGroup",
+    ("pipeline", "PipelineTriggerDeadLettersF2E27A89"): "AWS::SQS::Queue",
+    ("pipeline", "PipelineSchedule39B56451"): "AWS::Events::Rule",
+    ("monitoring", "DriftCheckStateMachineB4BB0B75"): "AWS::StepFunctions::StateMachine",
+    ("monitoring", "DriftCheckExecutionLogs6140342B"): "AWS::Logs::LogGroup",
+    ("monitoring", "DriftCheckTriggerDeadLetters29FB7A8E"): "AWS::SQS::Queue",
+    ("monitoring", "DriftCheckSchedule9B34416A"): "AWS::Events::Rule",
+}
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_state_machines_keep_their_logical_ids(synth: Synth, stage: str) -> None:
+    for (stack, logical_id), cfn_type in PINNED_STATE_MACHINE_IDS.items():
+        resources_of_stack = synth.template(stage, stack)["Resources"]
+        assert resources_of_stack[logical_id]["Type"] == cfn_type, (stack, logical_id)
