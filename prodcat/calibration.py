@@ -67,11 +67,17 @@ def recalibrate_top1(probs: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
     rows = np.arange(len(probs))
     top = probs.argmax(axis=1)
     c = probs[rows, top]
-    second = np.partition(probs, -2, axis=1)[:, -2] if probs.shape[1] > 1 else np.zeros(len(c))
+    others = probs.copy()
+    others[rows, top] = 0.0
+    # The others' own sum, not 1 - c: for a top-1 within _EPS of 1 the clamped 1 - c left sums
+    # off 1 by up to 1e-6 (a CI run caught 1 - 1.6e-7 on a confident listing).
+    rest = others.sum(axis=1)
+    second = others.max(axis=1)
     new = 1.0 / (1.0 + np.exp(-(ab[0] * _logit(c) + ab[1])))
-    # top' >= second' = second * (1 - top') / (1 - c)  <=>  top' >= second / (1 - c + second)
+    # top' >= second' = second * (1 - top') / rest  <=>  top' >= second / (rest + second)
     # (a hair above, so that a tie cannot hand the top to a class listed earlier)
-    new = np.maximum(new, np.minimum(second / np.maximum(1.0 - c + second, _EPS) + 1e-9, 1.0))
-    out = probs * ((1.0 - new) / np.maximum(1.0 - c, _EPS))[:, None]
+    floor = np.divide(second, rest + second, out=np.zeros_like(rest), where=rest > 0)
+    new = np.where(rest > 0, np.maximum(new, np.minimum(floor + 1e-9, 1.0)), 1.0)
+    out = others * np.divide(1.0 - new, rest, out=np.zeros_like(rest), where=rest > 0)[:, None]
     out[rows, top] = new
     return out

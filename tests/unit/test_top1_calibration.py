@@ -41,6 +41,17 @@ def test_order_and_sum_are_kept() -> None:
         np.testing.assert_array_equal(np.argsort(rest, axis=1), np.argsort(rest_out, axis=1))
 
 
+def test_sums_stay_one_for_a_top1_within_a_millionth_of_certainty() -> None:
+    # 1 - c below the logit's clip (1e-6) once left these rows summing to 1 - 8e-5.
+    for left in [1e-3, 1e-7, 1e-9, 0.0]:
+        probs = np.full((2, 27), left / 26)
+        probs[:, 3] = 1 - left
+        for ab in [(0.7, -0.3), (1.5, 1.0)]:
+            out = recalibrate_top1(probs, ab)
+            np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+            assert (out.argmax(axis=1) == 3).all()
+
+
 def test_identity_without_data_or_without_errors() -> None:
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
     assert fit_top1(np.zeros((0, 3)), np.zeros(0, dtype=int)) == IDENTITY
