@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from inference.predictor import Predictor
 from prodcat.model import ModelCapabilityError
 from prodcat.photos import MAX_PHOTO_BYTES, PhotoError
+from prodcat_contracts import job_env
 from prodcat_contracts.lake import ZONES
 from prodcat_contracts.listing import MAX_BATCH, Listing
 from prodcat_contracts.request_policy import BodyRefused, RequestPolicy, bounded_errors, clip
@@ -123,8 +124,8 @@ class DirectoryPhotos:
 
 def photo_store_from_env() -> PhotoStore | None:
     """The serving container's lake: PRODCAT_DATA_LAKE_BUCKET (AWS) or PRODCAT_LAKE_DIR."""
-    prefix = os.environ.get("PRODCAT_RAW_PREFIX", ZONES.raw)
-    if bucket := os.environ.get("PRODCAT_DATA_LAKE_BUCKET"):
+    prefix = os.environ.get(job_env.RAW_PREFIX, ZONES.raw)
+    if bucket := os.environ.get(job_env.DATA_LAKE_BUCKET):
         return LakePhotos(bucket, prefix)
     if root := os.environ.get("PRODCAT_LAKE_DIR"):
         return DirectoryPhotos(Path(root), prefix)

@@ -18,6 +18,7 @@ from typing import Any
 from inference.batch import LakePhotos, classify_lines, render_lines, split_lines
 from inference.predictor import Predictor
 from inference.server import POLICY
+from prodcat_contracts import job_env
 from prodcat_contracts.lake import split_s3_uri
 from sagemaker_jobs.model_archive import fetch_model
 
@@ -43,7 +44,7 @@ def run_transform_job(
     model = sagemaker.describe_model(ModelName=request["ModelName"])
     predictor = Predictor(fetch_model(s3, model["PrimaryContainer"]["ModelDataUrl"], models_dir))
     env = request.get("Environment", {})
-    photos = LakePhotos(env["PRODCAT_DATA_LAKE_BUCKET"], env["PRODCAT_RAW_PREFIX"], client=s3)
+    photos = LakePhotos(env[job_env.DATA_LAKE_BUCKET], env[job_env.RAW_PREFIX], client=s3)
     max_bytes = int(request["MaxPayloadInMB"]) * 1024 * 1024
     source = request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
     bucket, prefix = split_s3_uri(source)

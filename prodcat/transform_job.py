@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prodcat.batch import S3Parts, chunks, s3_catalogue
+from prodcat_contracts import job_env
 from prodcat_contracts.lake import split_s3_uri
 
 CONTENT_TYPE = "application/jsonlines"
@@ -74,8 +75,8 @@ def transform_request(
         "MaxConcurrentTransforms": 1,
         "ModelClientConfig": {"InvocationsTimeoutInSeconds": 600, "InvocationsMaxRetries": 1},
         "Environment": {
-            "PRODCAT_DATA_LAKE_BUCKET": photo_bucket,
-            "PRODCAT_RAW_PREFIX": photo_prefix,
+            job_env.DATA_LAKE_BUCKET: photo_bucket,
+            job_env.RAW_PREFIX: photo_prefix,
         },
         "TransformInput": {
             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},

@@ -45,6 +45,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prodcat.data import ChallengeRow, write_split
+from prodcat_contracts import job_env
 from prodcat_contracts.lake import (
     BASE_DIR,
     DATASET_MANIFEST,
@@ -407,7 +408,7 @@ def code_version_from_env() -> str:
     """The jobs image's version (set by the pipeline), else the installed package's."""
     from importlib.metadata import PackageNotFoundError, version
 
-    if value := os.environ.get("PRODCAT_CODE_VERSION"):
+    if value := os.environ.get(job_env.CODE_VERSION):
         return value
     try:
         return f"prodcat-{version('prodcat')}"
@@ -488,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
             args.test_share,
             validation_share=args.validation_share,
             raw_prefix=args.raw_prefix,
-            run_id=os.environ.get("PRODCAT_RUN_ID", ""),
+            run_id=os.environ.get(job_env.RUN_ID, ""),
         )
     except Exception as exc:
         write_failure(f"{type(exc).__name__}: {exc}", "processing")

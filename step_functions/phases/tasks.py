@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prodcat_contracts import job_env
 from step_functions import asl
 from step_functions.asl import State
 from step_functions.settings import PipelineDefinitionSettings, sub
@@ -41,8 +42,8 @@ def processing_job(
         module=module,
         arguments=arguments,
         environment={
-            "PRODCAT_RUN_ID.$": "$.run.id",
-            "PRODCAT_CODE_VERSION": sub("CodeVersion"),
+            f"{job_env.RUN_ID}.$": "$.run.id",
+            job_env.CODE_VERSION: sub("CodeVersion"),
         },
         inputs=inputs,
         outputs=outputs,

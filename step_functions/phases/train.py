@@ -3,6 +3,7 @@ curated/<run>/, dataset.json) -> ReadDataset -> Train -> LookupChampion (phases/
 
 from __future__ import annotations
 
+from prodcat_contracts import job_env
 from step_functions.asl import (
     SYNC_PROCESSING_JOB,
     State,
@@ -90,8 +91,8 @@ def train_states(settings: PipelineDefinitionSettings, bucket: str) -> dict[str,
                 "StoppingCondition": {"MaxRuntimeInSeconds": settings.training.max_runtime_seconds},
                 "RetryStrategy": {"MaximumRetryAttempts": max(settings.training_retry_attempts, 1)},
                 "Environment": {
-                    "PRODCAT_RUN_ID.$": "$.run.id",
-                    "PRODCAT_CODE_VERSION": sub("CodeVersion"),
+                    f"{job_env.RUN_ID}.$": "$.run.id",
+                    job_env.CODE_VERSION: sub("CodeVersion"),
                 },
             },
             "ResultSelector": {
