@@ -27,6 +27,7 @@ import boto3
 from botocore.exceptions import EndpointConnectionError
 
 from lambdas.api.password_policy import PasswordPolicy
+from lambdas.api.settings import ApiSettings
 from local_runtime.endpoints import LocalEndpoints
 from local_runtime.gateway import Authorizer, LocalGateway, TokenBucket, UserPool
 from local_runtime.handler_log import HandlerLog
@@ -125,19 +126,22 @@ def create_resources(stage: str = "local") -> dict[str, str]:
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
     queue = boto3.client("sqs").create_queue(QueueName=f"prodcat-{stage}-undelivered")
+    settings = ApiSettings(
+        stage=stage,
+        user_pool_id=pool["Id"],
+        user_pool_client_id=client["ClientId"],
+        request_log_table=f"prodcat-{stage}-request-log",
+        products_table=f"prodcat-{stage}-products",
+        data_lake_bucket=BUCKET,
+        raw_prefix=ZONES.raw,
+        capture_prefix=ZONES.capture,
+        endpoint_name=ENDPOINT_NAME,
+        undelivered_queue_url=queue["QueueUrl"],
+        request_log_ttl_days=30,
+        password_policy=PASSWORD_POLICY.model_dump_json(),  # type: ignore[arg-type]  # a Json field
+    )
     return {
-        "STAGE": stage,
-        "USER_POOL_ID": pool["Id"],
-        "USER_POOL_CLIENT_ID": client["ClientId"],
-        "REQUEST_LOG_TABLE": f"prodcat-{stage}-request-log",
-        "PRODUCTS_TABLE": f"prodcat-{stage}-products",
-        "DATA_LAKE_BUCKET": BUCKET,
-        "RAW_PREFIX": ZONES.raw,
-        "CAPTURE_PREFIX": ZONES.capture,
-        "ENDPOINT_NAME": ENDPOINT_NAME,
-        "UNDELIVERED_QUEUE_URL": queue["QueueUrl"],
-        "REQUEST_LOG_TTL_DAYS": "30",
-        "PASSWORD_POLICY": PASSWORD_POLICY.model_dump_json(),
+        **settings.environment(),
         "POWERTOOLS_SERVICE_NAME": "prodcat-api-local",
         "POWERTOOLS_METRICS_NAMESPACE": "prodcat",
         "POWERTOOLS_TRACE_DISABLED": "true",

@@ -30,6 +30,7 @@ from infra.constructs.retention import retention
 from lambdas.api.identity import NO_API_KEY_MESSAGE, NO_TOKEN_MESSAGE
 from lambdas.api.password_policy import PasswordPolicy
 from lambdas.api.routes import ROUTES
+from lambdas.api.settings import ApiSettings
 from prodcat_contracts.lake import DataLakeZones
 
 API_HANDLER = "lambdas.api.app.handler"
@@ -88,22 +89,24 @@ class PredictionApiConstruct(Construct):
             holds="This queue is the API's dead-letter store for records it could not write.",
         )
         environment = {
-            "STAGE": config.stage,
-            "USER_POOL_ID": deps.user_pool.user_pool_id,
-            "USER_POOL_CLIENT_ID": deps.user_pool_client.user_pool_client_id,
-            "REQUEST_LOG_TABLE": deps.request_log.table_name,
-            "PRODUCTS_TABLE": deps.products.table_name,
-            "DATA_LAKE_BUCKET": deps.bucket.bucket_name,
-            "RAW_PREFIX": deps.zones.raw,
-            "CAPTURE_PREFIX": deps.zones.capture,
-            "ENDPOINT_NAME": deps.endpoint_name,
+            **ApiSettings(
+                stage=config.stage,
+                user_pool_id=deps.user_pool.user_pool_id,
+                user_pool_client_id=deps.user_pool_client.user_pool_client_id,
+                request_log_table=deps.request_log.table_name,
+                products_table=deps.products.table_name,
+                data_lake_bucket=deps.bucket.bucket_name,
+                raw_prefix=deps.zones.raw,
+                capture_prefix=deps.zones.capture,
+                endpoint_name=deps.endpoint_name,
+                undelivered_queue_url=self.undelivered.queue_url,
+                request_log_ttl_days=config.data.request_log_ttl_days,
+                # What the user directory construct creates the pool with, stated on a refusal.
+                password_policy=PasswordPolicy(  # type: ignore[arg-type]  # a Json field: its text
+                    minimum_length=config.users.password_min_length
+                ).model_dump_json(),
+            ).environment(),
             "MODEL_PACKAGE_GROUP": deps.model_package_group_name,
-            "UNDELIVERED_QUEUE_URL": self.undelivered.queue_url,
-            "REQUEST_LOG_TTL_DAYS": str(config.data.request_log_ttl_days),
-            # What the user directory construct creates the pool with, stated on a refusal.
-            "PASSWORD_POLICY": PasswordPolicy(
-                minimum_length=config.users.password_min_length
-            ).model_dump_json(),
             "CORS_ALLOWED_ORIGINS": ",".join(origins),
         }
 

@@ -29,6 +29,12 @@ class ApiSettings(BaseModel):
     request_log_ttl_days: int = Field(30, ge=1)
     password_policy: Json[PasswordPolicy]  # the user pool's, stated when it refuses one
 
+    def environment(self) -> dict[str, str]:
+        """The environment variables that give these settings: what the CDK stack and the local
+        stack set, so each name is written once (the field's)."""
+        values = self.model_dump(mode="json", round_trip=True)
+        return {name.upper(): str(value) for name, value in values.items()}
+
 
 @lru_cache(maxsize=1)
 def settings() -> ApiSettings:
