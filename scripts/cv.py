@@ -32,13 +32,15 @@ from prodcat.image_encoder import weights_sha256
 from prodcat.metrics import classification_metrics
 from prodcat.model import Hyperparameters, ProductTypeModel
 from prodcat.report import top_confusions, write_report
+from prodcat.text_encoder import E5_MAX_CHARS
 from prodcat.training import TrainingSet, _folds, fit_heads, load_training_set
 
 MODES = ("text_only", "image_only", "text_image", "text_only_on_text_image_rows")
 
 
 def _data_key(data_dir: Path) -> str:
-    h = hashlib.sha256(weights_sha256().encode())
+    # What the cached features depend on: the photo weights, what e5 reads, and the data.
+    h = hashlib.sha256(f"{weights_sha256()} e5:{E5_MAX_CHARS}".encode())
     for name in ("X_train.csv", "Y_train.csv", "images_only.csv", "categories.csv"):
         f = data_dir / name
         if f.is_file():
@@ -49,9 +51,13 @@ def _data_key(data_dir: Path) -> str:
 def cached_training_set(data_dir: Path, cache_dir: Path) -> TrainingSet:
     path = cache_dir / f"{_data_key(data_dir)}.pkl"
     if path.is_file():
-        with path.open("rb") as f:
-            data: TrainingSet = pickle.load(f)  # our own cache, written below
-        return data
+        try:
+            with path.open("rb") as f:
+                data: TrainingSet = pickle.load(f)  # our own cache, written below
+            return data
+        except (ImportError, AttributeError, pickle.UnpicklingError, EOFError) as e:
+            # Written by older code (a class has moved since): rebuild it rather than fail.
+            print(f"cv: rebuilding the stale feature cache {path} ({e})", file=sys.stderr)
     data, _, _ = load_training_set(data_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
