@@ -61,7 +61,6 @@ class ApiDependencies:
     bucket: s3.IBucket
     zones: DataLakeZones
     endpoint_name: str
-    model_package_group_name: str
 
 
 class PredictionApiConstruct(Construct):
@@ -106,7 +105,6 @@ class PredictionApiConstruct(Construct):
                     minimum_length=config.users.password_min_length
                 ).model_dump_json(),
             ).environment(),
-            "MODEL_PACKAGE_GROUP": deps.model_package_group_name,
             "CORS_ALLOWED_ORIGINS": ",".join(origins),
         }
 

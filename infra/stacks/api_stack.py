@@ -41,7 +41,6 @@ class ApiStack(Stack):
                 bucket=data.lake.bucket,
                 zones=data.lake.zones,
                 endpoint_name=ml.endpoint_name,
-                model_package_group_name=data.registry.group_name,
             ),
             site_origin=site_origin,
         )

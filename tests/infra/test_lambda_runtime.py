@@ -172,10 +172,8 @@ def stage_resources(moto_server: str) -> dict[str, str]:
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     with environment(aws):
-        # What the local stack does not make: the registry only names the group.
         values = {
             **create_resources("sandbox"),
-            "MODEL_PACKAGE_GROUP": "prodcat-sandbox-models",
             # The web page's CloudFront URL comes first (a deploy-time value), then cdk.json's.
             "CORS_ALLOWED_ORIGINS": "https://d111111abcdef8.cloudfront.net,http://localhost:3000",
         }
