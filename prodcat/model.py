@@ -30,8 +30,9 @@ from sklearn.svm import LinearSVC
 
 from prodcat.calibration import recalibrate_top1
 from prodcat.image_encoder import BACKBONE, weights_sha256
-from prodcat.text_encoder import E5_DIM, embed_texts
+from prodcat.text_encoder import E5_DIM, E5_MAX_CHARS, E5_READS, embed_texts
 from prodcat_contracts.taxonomy import Taxonomy
+from prodcat_contracts.text import listing_title
 
 MODES = ("text_only", "image_only", "text_image")
 # (train rows, held-out rows) per fold
@@ -39,6 +40,7 @@ Folds = Sequence[tuple[np.ndarray, np.ndarray]]
 MANIFEST = "manifest.json"
 WEIGHTS = "model.joblib"
 PROFILES = ("default", "fast")
+_E5_BEFORE = {"e5_max_chars": E5_MAX_CHARS, "e5_reads": "text"}
 
 
 @dataclass(frozen=True)
@@ -54,15 +56,32 @@ class Hyperparameters:
     seed: int = 0
     # "fast": word TF-IDF -> SVM only, no character n-grams and no e5 (README: profiles).
     profile: str = "default"
+    # What e5 reads: the first `e5_max_chars` characters of the listing's text ("text": title,
+    # then description) or of its title alone ("title"). e5 is most of a text listing's cost,
+    # linear in its length (prodcat.text_encoder).
+    e5_max_chars: int = E5_MAX_CHARS
+    e5_reads: str = "text"
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+        if self.e5_reads not in E5_READS:
+            raise ValueError(
+                f"e5_reads must be one of {', '.join(E5_READS)}, not {self.e5_reads!r}"
+            )
+        if self.e5_max_chars < 1:
+            raise ValueError(f"e5_max_chars must be at least 1, not {self.e5_max_chars}")
 
     @property
     def uses_e5(self) -> bool:
         """Whether the text head reads e5 embeddings (the fast profile and a zero weight do not)."""
         return self.profile != "fast" and self.e5_weight != 0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """The e5 embeddings these hyperparameters' text head reads (zeros if it reads none)."""
+        if not self.uses_e5:
+            return np.zeros((len(texts), E5_DIM), dtype=np.float32)
+        return embed_texts(texts, self.e5_max_chars, self.e5_reads)
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Hyperparameters:
@@ -77,7 +96,7 @@ class Hyperparameters:
 def title_of(text: str) -> str:
     """The title of a listing's text (`prodcat_contracts.text.listing_text` joins title and description
     with " . "), lower-cased as the vectorizers' own preprocessing would."""
-    return text.split(" . ", 1)[0].lower()
+    return listing_title(text).lower()
 
 
 class TextHead:
@@ -304,13 +323,7 @@ class ProductTypeModel:
     def text_log_proba(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         if self.text_head is None:
             raise ModelCapabilityError("this model was trained without text; send a photo")
-        emb = embeddings
-        if emb is None:
-            emb = (
-                embed_texts(texts)
-                if self.text_head.e5_weight
-                else np.zeros((len(texts), E5_DIM), dtype=np.float32)  # the fast profile
-            )
+        emb = self.hyperparameters.embed(texts) if embeddings is None else embeddings
         logits = self.text_head.logits(texts, emb, self.n_classes)
         return log_softmax(logits / self.temperatures["text_only"], axis=1)
 
@@ -396,7 +409,10 @@ class ProductTypeModel:
         weights = joblib.load(model_dir / WEIGHTS)
         return cls(
             taxonomy=Taxonomy.from_json(manifest["taxonomy"]),
-            hyperparameters=Hyperparameters.from_json(manifest["hyperparameters"]),
+            # A model from before e5's input was a hyperparameter read what the defaults then said.
+            hyperparameters=Hyperparameters.from_json(
+                {**_E5_BEFORE, **manifest["hyperparameters"]}
+            ),
             text_head=weights["text_head"],
             image_head=weights["image_head"],
             fusion=Fusion(**manifest["fusion"]),

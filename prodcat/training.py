@@ -24,7 +24,6 @@ from prodcat.data import Listing, LoadReport, load_listings
 from prodcat.features import encode_listing_photos
 from prodcat.image_encoder import default_encoder
 from prodcat.model import Fusion, Hyperparameters, ImageHead, ProductTypeModel, TextHead
-from prodcat.text_encoder import E5_DIM, embed_texts
 from prodcat_contracts.taxonomy import Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -92,12 +91,13 @@ class TrainingSet:
 
 
 def load_training_set(
-    data_dir: Path, *, progress: bool = True, embed: bool = True
+    data_dir: Path, hp: Hyperparameters | None = None, *, progress: bool = True
 ) -> tuple[TrainingSet, list[Listing], LoadReport]:
-    """Read, decode and embed a challenge-format directory (the slow, model-independent part).
+    """Read, decode and embed a challenge-format directory (the slow part).
 
-    Without `embed` the embeddings are zeros: a text head that does not read e5 (the fast
-    profile) would only spend a minute computing them on the dev data."""
+    The embeddings are what `hp`'s text head reads: zeros for one that reads no e5 (the fast
+    profile), which would only spend a minute computing them on the dev data."""
+    hp = hp or Hyperparameters()
     taxonomy: Taxonomy = load_taxonomy(data_dir)
     listings, report = load_listings(data_dir, taxonomy)
     photo_feats = encode_listing_photos(listings, default_encoder(), report, progress=progress)
@@ -108,7 +108,7 @@ def load_training_set(
         raise ValueError(f"no usable labelled listing in {data_dir}: {report.to_json()}")
     y = np.array([taxonomy.index_of(int(x.label)) for x in listings])  # type: ignore[arg-type]
     texts = [x.text for x in listings]
-    embeddings = embed_texts(texts) if embed else np.zeros((len(texts), E5_DIM), np.float32)
+    embeddings = hp.embed(texts)
     return (
         TrainingSet(taxonomy, y, texts, embeddings, [photo_feats[i] for i in kept]),
         listings,
@@ -171,7 +171,7 @@ def train(
 ) -> TrainingResult:
     hp = hp or Hyperparameters()
     started = time.perf_counter()
-    data, listings, report = load_training_set(data_dir, progress=progress, embed=hp.uses_e5)
+    data, listings, report = load_training_set(data_dir, hp, progress=progress)
     heads = fit_heads(data, hp)
     n_classes = len(data.taxonomy)
     seconds = time.perf_counter() - started

@@ -51,6 +51,12 @@ def listing_text(designation: str | None, description: str | None) -> str:
     return title or body
 
 
+def listing_title(text: str) -> str:
+    """The title of a `listing_text` (everything before its first " . "); a listing with only a
+    description gives its description."""
+    return text.split(" . ", 1)[0]
+
+
 def has_text(designation: str | None, description: str | None) -> bool:
     """Whether a listing has text for the model: something is left once `clean_text` has removed
     markup, entities, control, invisible and unassigned characters.

@@ -66,7 +66,7 @@ def test_fast_profile_reads_words_only_and_never_calls_e5(
         temperatures={"text_only": 1.0, "image_only": 1.0, "text_image": 1.0},
     )
 
-    def no_e5(texts: list[str]) -> np.ndarray:
+    def no_e5(texts: list[str], *args: object) -> np.ndarray:
         raise AssertionError("the fast profile must not embed")
 
     monkeypatch.setattr(prodcat.model, "embed_texts", no_e5)
@@ -82,15 +82,15 @@ def test_default_profile_embeds(monkeypatch: pytest.MonkeyPatch) -> None:
     model = ProductTypeModel(
         builtin_taxonomy(), hp, head, None, Fusion(), dict.fromkeys(prodcat.model.MODES, 1.0)
     )
-    calls: list[list[str]] = []
+    calls: list[tuple[list[str], int, str]] = []
 
-    def fake_e5(texts: list[str]) -> np.ndarray:
-        calls.append(texts)
+    def fake_e5(texts: list[str], max_chars: int, reads: str) -> np.ndarray:
+        calls.append((texts, max_chars, reads))
         return _embeddings(len(texts), seed=2)
 
     monkeypatch.setattr(prodcat.model, "embed_texts", fake_e5)
     model.predict_proba(["Piscine tubulaire"], [None])
-    assert calls == [["Piscine tubulaire"]]
+    assert calls == [(["Piscine tubulaire"], hp.e5_max_chars, hp.e5_reads)]
 
 
 def test_an_unknown_profile_is_refused_with_the_choices() -> None:
@@ -105,10 +105,10 @@ def test_training_the_fast_profile_never_embeds(
     import prodcat.training
     from prodcat.sample_catalog import write_sample_catalog
 
-    def no_e5(texts: list[str]) -> np.ndarray:
+    def no_e5(texts: list[str], *args: object) -> np.ndarray:
         raise AssertionError("training the fast profile must not embed")
 
-    monkeypatch.setattr(prodcat.training, "embed_texts", no_e5)
+    monkeypatch.setattr(prodcat.model, "embed_texts", no_e5)
     catalog = write_sample_catalog(tmp_path / "catalog", per_class=3, photo_share=0.0)
     result = prodcat.training.train(catalog, Hyperparameters(profile="fast"), progress=False)
     assert result.model.text_head is not None and result.model.text_head.e5_weight == 0.0
