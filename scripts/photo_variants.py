@@ -1,0 +1,140 @@
+"""Encode the dev photos under several input handlings and poolings, for a CV comparison.
+
+One forward pass per (input handling, resolution) keeps the last feature map and three earlier
+stages, so every pooling variant of that pass costs nothing more. Features go to
+`.work/photo_variants/<handling>-<size>.npz`, aligned with the cached CV training set's rows.
+
+    python -m scripts.photo_variants --data ../shared/data/rakuten squash:224 trim-letterbox:224
+
+Handlings: squash (stretch to the square), letterbox (fit, pad white), crop (centre), and
+trim-<one of those> (the photo first cut to its non-white content, as a seller's unpadded photo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from prodcat.data import load_listings
+from prodcat.image_encoder import _MEAN, _STD, default_encoder
+from prodcat_contracts.taxonomy import load_taxonomy
+
+OUT = Path(".work/photo_variants")
+# Last block of stages 5, 6 and 7 of EfficientNet-Lite0 (112, 192, 320 channels).
+STAGE_BLOCKS = {"s5": 10, "s6": 14, "s7": 15}
+
+
+def trim(img: Image.Image) -> Image.Image:
+    """The photo cropped to its content (pixels not near-white): what a seller's own photo looks
+    like before a marketplace pads it to a square, as every dev photo (500x500) has been."""
+    a = np.asarray(img)
+    content = np.argwhere((a < 240).any(axis=2))
+    if len(content) == 0:
+        return img
+    (top, left), (bottom, right) = content.min(axis=0), content.max(axis=0) + 1
+    return img.crop((int(left), int(top), int(right), int(bottom)))
+
+
+def prepare(img: Image.Image, size: int, handling: str) -> np.ndarray:
+    if handling.startswith("trim-"):
+        img, handling = trim(img), handling[len("trim-") :]
+    if handling == "squash":  # today's: the whole photo, stretched to a square
+        out = img.resize((size, size), Image.Resampling.BILINEAR)
+    elif handling.startswith("letterbox"):  # the whole photo, aspect kept, padded
+        fill = (255, 255, 255) if handling == "letterbox" else (127, 127, 127)
+        scale = size / max(img.size)
+        w, h = max(1, round(img.width * scale)), max(1, round(img.height * scale))
+        out = Image.new("RGB", (size, size), fill)
+        out.paste(img.resize((w, h), Image.Resampling.BILINEAR), ((size - w) // 2, (size - h) // 2))
+    elif handling == "crop":  # short side to size, centre crop
+        scale = size / min(img.size)
+        w, h = max(size, round(img.width * scale)), max(size, round(img.height * scale))
+        r = img.resize((w, h), Image.Resampling.BILINEAR)
+        left, top = (w - size) // 2, (h - size) // 2
+        out = r.crop((left, top, left + size, top + size))
+    else:
+        raise ValueError(handling)
+    return np.asarray(out, dtype=np.uint8)
+
+
+def load(path: Path, size: int, handling: str) -> np.ndarray | None:
+    try:
+        img = Image.open(path)
+        img.draft("RGB", (size, size))
+        return prepare(img.convert("RGB"), size, handling)
+    except (OSError, SyntaxError, ValueError):  # unreadable: the training set skips it too
+        return None
+
+
+def encode(pixels: np.ndarray) -> dict[str, np.ndarray]:
+    import torch
+
+    net = default_encoder().net
+    maps: dict[str, torch.Tensor] = {}
+    hooks = [
+        net._blocks[i].register_forward_hook(lambda m, a, o, k=k: maps.__setitem__(k, o))
+        for k, i in STAGE_BLOCKS.items()
+    ]
+    try:
+        with torch.inference_mode():
+            x = (torch.from_numpy(pixels).float().permute(0, 3, 1, 2) - _MEAN) / _STD
+            head = net.extract_features(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    out = {
+        "avg": head.mean(dim=(2, 3)),
+        "max": head.amax(dim=(2, 3)),
+        "gem3": head.clamp(min=1e-6).pow(3).mean(dim=(2, 3)).pow(1 / 3),
+    }
+    for k, m in maps.items():
+        out[f"{k}avg"] = m.mean(dim=(2, 3))
+        out[f"{k}max"] = m.amax(dim=(2, 3))
+    return {k: v.numpy().astype(np.float32) for k, v in out.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/rakuten"))
+    parser.add_argument("variants", nargs="+", help="HANDLING:SIZE")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    listings, _ = load_listings(args.data, load_taxonomy(args.data))
+    paths = [x.photo for x in listings]
+    OUT.mkdir(parents=True, exist_ok=True)
+    for variant in args.variants:
+        handling, size = variant.split(":")
+        started, cpu = time.perf_counter(), time.process_time()
+        rows = [i for i, p in enumerate(paths) if p is not None]
+        per_row: list[dict[str, np.ndarray] | None] = [None] * len(paths)
+        for s in range(0, len(rows), 8):
+            batch = [(i, load(paths[i], int(size), handling)) for i in rows[s : s + 8]]  # type: ignore[arg-type]
+            good = [(i, a) for i, a in batch if a is not None]
+            if good:
+                enc = encode(np.stack([a for _, a in good]))
+                for j, (i, _) in enumerate(good):
+                    per_row[i] = {k: v[j] for k, v in enc.items()}
+        has = np.array([r is not None for r in per_row])
+        first = next(r for r in per_row if r is not None)
+        arrays: dict[str, Any] = {"has": has}
+        for k, like in first.items():  # rows without a photo get zeros, flagged by `has`
+            arrays[k] = np.stack([r[k] if r is not None else np.zeros_like(like) for r in per_row])
+        np.savez(OUT / f"{handling}-{size}.npz", **arrays)
+        n = int(has.sum())
+        print(
+            f"{variant}: {n} photos, {time.perf_counter() - started:.0f} s wall, "
+            f"{(time.process_time() - cpu) / n * 1000:.0f} CPU-ms per photo (torch, batches of 8)",
+            file=sys.stderr,
+        )
+
+
+if __name__ == "__main__":
+    main()
