@@ -58,9 +58,10 @@ class Hyperparameters:
     profile: str = "default"
     # What e5 reads: the first `e5_max_chars` characters of the listing's text ("text": title,
     # then description) or of its title alone ("title"). e5 is most of a text listing's cost,
-    # linear in its length. 96 rather than 160: a third less e5 CPU for top-1/top-3 within
-    # 0.01 of 160's on each of 5 CV folds; titles alone lost up to 0.034 on a fold (README).
-    e5_max_chars: int = 96
+    # linear in its length. 96 costs a third less e5 CPU than 160, with the same text top-1 in
+    # CV but top-3 lower on most folds (0.013-0.014 on two of five); the title alone lost up to
+    # 0.045 of top-1 on a fold (README: "What e5 reads"). So 160 stays.
+    e5_max_chars: int = E5_MAX_CHARS
     e5_reads: str = "text"
 
     def __post_init__(self) -> None:
