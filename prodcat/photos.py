@@ -15,6 +15,14 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_SIZE = 224
+# How a photo becomes a square: "letterbox" scales its long side to IMAGE_SIZE and pads the
+# short side with white, so a wide or tall product is seen whole and undistorted (part of the
+# features' meaning: prodcat.image_encoder.REPRESENTATION). The dev photos are all white-padded
+# 500x500 squares, where both are the same; cut to their content (as a seller's own photo often
+# is), a photo head trained on them scored top-1 0.389 stretched vs 0.417 letterboxed (0.423
+# uncut), better on 5 of 5 folds (scripts/photo_variants.py, issue 12).
+PHOTO_FIT = "letterbox"
+_PAD = (255, 255, 255)
 # The largest photo the model decodes, sent in a request or read from the lake. Not a serverless
 # limit: a serverless endpoint takes 4 MB per request, so through the API (6 MB, Lambda's own
 # payload limit) no more than its 2.5 MiB photo (lambdas/api/models.py) reaches the model; 3 MiB
@@ -60,8 +68,7 @@ def decode_photo(data: bytes) -> np.ndarray:
                 )
             # JPEG can decode straight to a reduced scale: much faster, same result every time.
             img.draft("RGB", (IMAGE_SIZE, IMAGE_SIZE))
-            rgb = img.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
-            return np.asarray(rgb, dtype=np.uint8)
+            return np.asarray(letterbox(img.convert("RGB"), IMAGE_SIZE), dtype=np.uint8)
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -71,6 +78,16 @@ def decode_photo(data: bytes) -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as exc:
         # PIL reports truncated or corrupt data as OSError/SyntaxError.
         raise PhotoError("corrupt", f"the photo could not be decoded: {exc}") from exc
+
+
+def letterbox(img: Image.Image, size: int) -> Image.Image:
+    """`img` scaled to fit a `size` square, aspect kept, centred on white (most product photos'
+    own background, so the padding reads as more of it)."""
+    scale = size / max(img.size)
+    w, h = max(1, round(img.width * scale)), max(1, round(img.height * scale))
+    out = Image.new("RGB", (size, size), _PAD)
+    out.paste(img.resize((w, h), Image.Resampling.BILINEAR), ((size - w) // 2, (size - h) // 2))
+    return out
 
 
 def read_photo(path: Path) -> np.ndarray:

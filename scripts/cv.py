@@ -29,7 +29,7 @@ import numpy as np
 
 from prodcat.data import LoadReport
 from prodcat.evaluation import Evaluation
-from prodcat.image_encoder import weights_sha256
+from prodcat.image_encoder import REPRESENTATION, weights_sha256
 from prodcat.metrics import classification_metrics
 from prodcat.model import Hyperparameters, ProductTypeModel
 from prodcat.report import top_confusions, write_report
@@ -39,8 +39,9 @@ MODES = ("text_only", "image_only", "text_image", "text_only_on_text_image_rows"
 
 
 def _data_key(data_dir: Path) -> str:
-    # What the cached photo features depend on: the photo weights and the data.
-    h = hashlib.sha256(weights_sha256().encode())
+    # What the cached photo features depend on: the photo weights and representation, and the
+    # data.
+    h = hashlib.sha256(f"{weights_sha256()} {REPRESENTATION}".encode())
     for name in ("X_train.csv", "Y_train.csv", "images_only.csv", "categories.csv"):
         f = data_dir / name
         if f.is_file():

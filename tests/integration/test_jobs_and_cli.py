@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from prodcat.image_encoder import REPRESENTATION
 from prodcat.model import MODES, Hyperparameters, ProductTypeModel
 from prodcat.training import train
 from prodcat_cli.cli import main as cli
@@ -135,3 +136,21 @@ def test_training_is_deterministic_and_round_trips(
     assert modes == ["text_only", "text_image", "image_only"]
     np.testing.assert_allclose(pa.sum(axis=1), 1.0)
     assert a.temperatures == b.temperatures
+
+
+@pytest.mark.parametrize("recorded", ["squash-224/avg", None])
+def test_a_model_trained_on_other_photo_features_is_refused(
+    model_dir: Path, tmp_path: Path, recorded: str | None
+) -> None:
+    # An artifact from before the representation was recorded saw photos stretched to 224.
+    copy = tmp_path / "old"
+    shutil.copytree(model_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    assert manifest["image_backbone"]["representation"] == REPRESENTATION
+    if recorded is None:
+        del manifest["image_backbone"]["representation"]
+    else:
+        manifest["image_backbone"]["representation"] = recorded
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"squash-224/avg photo features.*train the model again"):
+        ProductTypeModel.load(copy)

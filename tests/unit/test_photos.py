@@ -44,8 +44,26 @@ def test_accepted_formats_decode_to_224_rgb_uint8(
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
 def test_decoded_pixels_keep_the_photo_colour(make_image: Callable[..., bytes], fmt: str) -> None:
-    arr = decode_photo(make_image(fmt, size=(640, 480), color=(200, 30, 90)))
+    arr = decode_photo(make_image(fmt, size=(640, 640), color=(200, 30, 90)))
     np.testing.assert_allclose(arr.reshape(-1, 3).mean(axis=0), (200, 30, 90), atol=4)
+
+
+@pytest.mark.parametrize("size", [(640, 320), (320, 640)])
+def test_a_wide_or_tall_photo_is_seen_whole_on_white(
+    make_image: Callable[..., bytes], size: tuple[int, int]
+) -> None:
+    # 2:1 -> the photo fills the middle half of the square, undistorted; the rest is white.
+    arr = decode_photo(make_image("PNG", size=size, color=(200, 30, 90)))
+    quarter = IMAGE_SIZE // 4
+    photo = arr[quarter:-quarter] if size[0] > size[1] else arr[:, quarter:-quarter]
+    pad = np.concatenate(
+        [arr[: quarter - 1], arr[-quarter + 1 :]]
+        if size[0] > size[1]
+        else [arr[:, : quarter - 1], arr[:, -quarter + 1 :]],
+        axis=0 if size[0] > size[1] else 1,
+    )
+    np.testing.assert_allclose(photo.reshape(-1, 3).mean(axis=0), (200, 30, 90), atol=1)
+    assert (pad == 255).all()
 
 
 def test_decoding_is_deterministic(make_noisy_jpeg: Callable[..., bytes]) -> None:
