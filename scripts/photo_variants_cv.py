@@ -1,0 +1,57 @@
+"""Screen the photo variants `scripts.photo_variants` encoded: top-1 of a photo head fitted once
+per outer fold of `scripts.cv` (same folds), trained on one variant and scored on another.
+
+Uncalibrated and without the inner folds, so compare its figures only among themselves.
+
+    python -m scripts.photo_variants_cv base=squash-224:squash-224:avg \\
+        trimmed=squash-224:trim-letterbox-224:avg stage6=squash-224:squash-224:avg+s6avg
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from prodcat.data import load_listings
+from prodcat.model import Hyperparameters, ImageHead
+from prodcat.training import _folds
+from prodcat_contracts.taxonomy import load_taxonomy
+from scripts.photo_variants import OUT
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/rakuten"))
+    parser.add_argument("runs", nargs="+", help="NAME=TRAIN_VARIANT:TEST_VARIANT:KEY[+KEY...]")
+    args = parser.parse_args(argv)
+    taxonomy = load_taxonomy(args.data)
+    listings, _ = load_listings(args.data, taxonomy)
+    has = np.load(OUT / "squash-224.npz")["has"]
+    # The rows, and so the folds, of the training set scripts.cv builds: text or a usable photo.
+    kept = np.array([i for i, x in enumerate(listings) if x.has_text or has[i]])
+    y = np.array([taxonomy.index_of(int(listings[i].label)) for i in kept])
+    photo = has[kept]
+    hp = Hyperparameters()
+    folds = _folds(y, 5, hp.seed + 1000)
+
+    def features(variant: str, keys: str) -> np.ndarray:
+        z = np.load(OUT / f"{variant}.npz")
+        return np.concatenate([z[k][kept] for k in keys.split("+")], axis=1)
+
+    for run in args.runs:
+        name, spec = run.split("=", 1)
+        train_variant, test_variant, keys = spec.split(":")
+        x_train, x_test = features(train_variant, keys), features(test_variant, keys)
+        per_fold, hits = [], 0
+        for train, test in folds:
+            train, test = train[photo[train]], test[photo[test]]
+            pred = ImageHead(hp).fit(x_train[train], y[train]).pipeline.predict(x_test[test])
+            per_fold.append(round(float(np.mean(pred == y[test])), 3))
+            hits += int(np.sum(pred == y[test]))
+        print(f"{name}: top-1 {hits / photo.sum():.4f}, folds {per_fold}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
