@@ -80,12 +80,12 @@ def decode_photo(data: bytes) -> np.ndarray:
         raise PhotoError("corrupt", f"the photo could not be decoded: {exc}") from exc
 
 
-def letterbox(img: Image.Image, size: int) -> Image.Image:
-    """`img` scaled to fit a `size` square, aspect kept, centred on white (most product photos'
-    own background, so the padding reads as more of it)."""
+def letterbox(img: Image.Image, size: int, fill: tuple[int, int, int] = _PAD) -> Image.Image:
+    """`img` scaled to fit a `size` square, aspect kept, centred on `fill` (white: most product
+    photos' own background, so the padding reads as more of it)."""
     scale = size / max(img.size)
     w, h = max(1, round(img.width * scale)), max(1, round(img.height * scale))
-    out = Image.new("RGB", (size, size), _PAD)
+    out = Image.new("RGB", (size, size), fill)
     out.paste(img.resize((w, h), Image.Resampling.BILINEAR), ((size - w) // 2, (size - h) // 2))
     return out
 

@@ -23,6 +23,7 @@ from PIL import Image
 
 from prodcat.data import load_listings
 from prodcat.image_encoder import _MEAN, _STD, default_encoder
+from prodcat.photos import letterbox
 from prodcat_contracts.taxonomy import load_taxonomy
 
 OUT = Path(".work/photo_variants")
@@ -46,12 +47,10 @@ def prepare(img: Image.Image, size: int, handling: str) -> np.ndarray:
         img, handling = trim(img), handling[len("trim-") :]
     if handling == "squash":  # today's: the whole photo, stretched to a square
         out = img.resize((size, size), Image.Resampling.BILINEAR)
-    elif handling.startswith("letterbox"):  # the whole photo, aspect kept, padded
-        fill = (255, 255, 255) if handling == "letterbox" else (127, 127, 127)
-        scale = size / max(img.size)
-        w, h = max(1, round(img.width * scale)), max(1, round(img.height * scale))
-        out = Image.new("RGB", (size, size), fill)
-        out.paste(img.resize((w, h), Image.Resampling.BILINEAR), ((size - w) // 2, (size - h) // 2))
+    elif handling == "letterbox":  # the whole photo, aspect kept, padded white (what ships)
+        out = letterbox(img, size)
+    elif handling == "letterbox-grey":
+        out = letterbox(img, size, (127, 127, 127))
     elif handling == "crop":  # short side to size, centre crop
         scale = size / min(img.size)
         w, h = max(size, round(img.width * scale)), max(size, round(img.height * scale))
