@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prodcat.image_encoder import PhotoEncoder, serving_encoder
+from prodcat.image_encoder import PhotoEncoder, photo_encoder
 from prodcat.model import ProductTypeModel
 from prodcat.photos import decode_photo
 from prodcat_contracts.listing import Listing, Prediction, ProductType
@@ -22,7 +22,7 @@ class Predictor:
     def __init__(self, model_dir: Path, encoder: PhotoEncoder | None = None) -> None:
         started = time.perf_counter()
         self.model = ProductTypeModel.load(model_dir)
-        self.encoder = encoder or serving_encoder()
+        self.encoder = encoder or photo_encoder()
         self.load_seconds = time.perf_counter() - started
 
     def features(self, listings: list[Listing]) -> tuple[list[str], list[np.ndarray | None]]:

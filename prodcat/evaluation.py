@@ -13,7 +13,7 @@ import numpy as np
 
 from prodcat.data import Listing, LoadReport, load_listings
 from prodcat.features import encode_listing_photos
-from prodcat.image_encoder import default_encoder
+from prodcat.image_encoder import photo_encoder
 from prodcat.language import detect_language
 from prodcat.metrics import classification_metrics
 from prodcat.model import MODES, ProductTypeModel
@@ -33,7 +33,7 @@ class Evaluation:
 
 def evaluate(model: ProductTypeModel, data_dir: Path, *, progress: bool = True) -> Evaluation:
     listings, report = load_listings(data_dir, model.taxonomy)
-    feats = encode_listing_photos(listings, default_encoder(), report, progress=progress)
+    feats = encode_listing_photos(listings, photo_encoder(), report, progress=progress)
     texts = [x.text for x in listings]
     y = np.array([model.taxonomy.index_of(int(x.label)) for x in listings])  # type: ignore[arg-type]
     has_text = np.array([bool(t) for t in texts])

@@ -22,7 +22,7 @@ from scipy.special import log_softmax
 from prodcat.calibration import fit_temperature, fit_top1, softmax
 from prodcat.data import Listing, LoadReport, load_listings
 from prodcat.features import encode_listing_photos
-from prodcat.image_encoder import default_encoder
+from prodcat.image_encoder import photo_encoder
 from prodcat.model import Fusion, Hyperparameters, ImageHead, ProductTypeModel, TextHead
 from prodcat_contracts.taxonomy import Taxonomy, load_taxonomy
 
@@ -100,7 +100,7 @@ def load_training_set(
     hp = hp or Hyperparameters()
     taxonomy: Taxonomy = load_taxonomy(data_dir)
     listings, report = load_listings(data_dir, taxonomy)
-    photo_feats = encode_listing_photos(listings, default_encoder(), report, progress=progress)
+    photo_feats = encode_listing_photos(listings, photo_encoder(), report, progress=progress)
     kept = [i for i, x in enumerate(listings) if x.has_text or photo_feats[i] is not None]
     listings = [listings[i] for i in kept]
     report.rows_kept = len(listings)

@@ -6,8 +6,8 @@ recipe of ../shared/containers.md) and docker on GitHub Actions (`--engine docke
 
 - Both Dockerfiles build from the build context `cdk deploy` stages (the allowlist of
   infra/constructs/model_images_construct.py), with the pins of pyproject.toml, on Python 3.11
-  (checked inside each image): the jobs image with CPU-only torch, the serving image without
-  torch, its photo encoder on onnxruntime, exported in its build stage from the pinned weights.
+  (checked inside each image): neither has torch, both encode photos on onnxruntime from the
+  file their build stage exported (with CPU-only torch) from the pinned weights.
 - Jobs image, chained as the retraining pipeline chains them: `prepare` on a raw zone seeded with
   `prodcat sample-catalog` data, `train` on prepare's train split, `evaluate` on the model.tar.gz
   and test split, `drift` on the traffic the serving image answered. Each runs with the
@@ -406,21 +406,18 @@ found = {
     "torch": importlib.util.find_spec("torch") is not None,
     "versions": {d.metadata["Name"]: d.version for d in md.distributions()},
 }
-if found["torch"]:
-    import torch
-    found["torch_cuda"] = torch.version.cuda
 if os.environ.get("PRODCAT_PHOTO_ENCODER"):
-    from prodcat.image_encoder import serving_encoder
-    encoder = serving_encoder()
+    from prodcat.image_encoder import photo_encoder
+    encoder = photo_encoder()
     found["encoder"] = {"class": type(encoder).__name__, **encoder.manifest}
 print(json.dumps(found))
 """
 
 
 def check_image(engine: Engine, image: Image) -> dict[str, Any]:
-    """Inside the image: Python 3.11 and pyproject's pins; the jobs image with CPU torch (no
-    CUDA libraries), the serving image without torch, its photo encoder on onnxruntime from
-    the exported file its sidecar describes (checked as the server loads it)."""
+    """Inside the image: Python 3.11 and pyproject's pins, no torch and no CUDA libraries, the
+    photo encoder on onnxruntime from the exported file its sidecar describes (checked as it
+    loads)."""
     out = sh(
         engine.cli(
             "run", "--rm", "--name", engine.name_for(f"inspect-{image.name}"),
@@ -432,25 +429,21 @@ def check_image(engine: Engine, image: Image) -> dict[str, Any]:
     check(found["python"] == "3.11", f"{image.name}: Python {found['python']}, not 3.11")
     cuda = sorted(n for n in versions if n.startswith(("nvidia-", "triton")))
     check(not cuda, f"{image.name}: CUDA packages installed: {cuda}")
-    if image is SERVING:
-        check(not found["torch"], "serving: torch is installed (the encoder runs on onnxruntime)")
-        encoder = found.get("encoder") or {}
-        check(
-            encoder.get("class") == "OnnxEncoder",
-            f"serving: the photo encoder is {encoder.get('class')}, not OnnxEncoder",
-        )
-        from prodcat.image_encoder import weights_sha256
+    # Neither image has torch: both encode photos on onnxruntime, from the file their build
+    # stage exported from the pinned weights.
+    check(not found["torch"], f"{image.name}: torch is installed (photos go through onnxruntime)")
+    encoder = found.get("encoder") or {}
+    check(
+        encoder.get("class") == "OnnxEncoder",
+        f"{image.name}: the photo encoder is {encoder.get('class')}, not OnnxEncoder",
+    )
+    from prodcat.image_encoder import weights_sha256
 
-        check(
-            encoder.get("weights_sha256") == weights_sha256(),
-            f"serving: ONNX exported from weights {encoder.get('weights_sha256')}, "
-            f"not the pinned ones ({weights_sha256()})",
-        )
-    else:
-        check(found["torch"], f"{image.name}: no torch")
-        check(
-            found["torch_cuda"] is None, f"{image.name}: torch built for CUDA {found['torch_cuda']}"
-        )
+    check(
+        encoder.get("weights_sha256") == weights_sha256(),
+        f"{image.name}: ONNX exported from weights {encoder.get('weights_sha256')}, "
+        f"not the pinned ones ({weights_sha256()})",
+    )
     wrong = {
         name: (want, versions.get(name))
         for name, want in pinned_requirements(image.extra).items()
@@ -1206,8 +1199,10 @@ def main(argv: list[str] | None = None) -> int:
             summary[image.name] = {"tag": image.tag, "bytes": size, "build_s": round(seconds, 1)}
             if "encoder" in found:
                 summary[image.name]["photo_encoder"] = found["encoder"]
-            what = "no torch, ONNX encoder" if image is SERVING else "CPU torch"
-            log(f"{image.tag}: {_gb(size)}, built in {seconds:.1f} s; Python 3.11, {what}, pins")
+            log(
+                f"{image.tag}: {_gb(size)}, built in {seconds:.1f} s; "
+                "Python 3.11, no torch, ONNX encoder, pins"
+            )
 
         run = fresh_dir(WORK / "run")
         definitions = load_definitions()
