@@ -30,7 +30,7 @@ import numpy as np
 from prodcat.data import LoadReport
 from prodcat.evaluation import Evaluation
 from prodcat.image_encoder import REPRESENTATION, weights_sha256
-from prodcat.metrics import classification_metrics
+from prodcat.metrics import calibrated_ece, classification_metrics
 from prodcat.model import Hyperparameters, ProductTypeModel
 from prodcat.report import top_confusions, write_report
 from prodcat.training import TrainingSet, _folds, fit_heads, load_training_set
@@ -133,6 +133,9 @@ def cross_validate(data: TrainingSet, hp: Hyperparameters, folds: int) -> dict[s
     for mode in MODES:
         rows = np.where(seen[mode])[0]
         out[mode] = classification_metrics(probs[mode][rows], data.y[rows], n_classes)
+        # What a perfectly calibrated model would score here: ECE is judged against this, not 0.
+        floor, sd = calibrated_ece(probs[mode][rows])
+        out[mode] |= {"ece_calibrated_mean": floor, "ece_calibrated_sd": sd}
     out["fusion_gain"] = out["text_image"].get("accuracy", 0.0) - out[
         "text_only_on_text_image_rows"
     ].get("accuracy", 0.0)

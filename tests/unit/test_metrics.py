@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from prodcat.metrics import classification_metrics, expected_calibration_error, top_k_accuracy
+from prodcat.metrics import (
+    calibrated_ece,
+    classification_metrics,
+    expected_calibration_error,
+    top_k_accuracy,
+)
 
 
 def _two_class(conf: list[float], predicted: list[int]) -> np.ndarray:
@@ -101,3 +108,22 @@ def test_classification_metrics_by_hand() -> None:
 
 def test_classification_metrics_on_an_empty_set() -> None:
     assert classification_metrics(np.zeros((0, 27)), np.zeros(0, dtype=int), 27) == {"n": 0}
+
+
+def test_calibrated_ece_is_zero_when_every_prediction_is_certain() -> None:
+    assert calibrated_ece(_two_class([1.0] * 20, [0] * 20)) == (0.0, 0.0)
+
+
+def test_calibrated_ece_of_one_coin_flip_is_half() -> None:
+    # One row at 0.5: right or wrong, its bin is off by 0.5.
+    assert calibrated_ece(_two_class([0.5], [0])) == pytest.approx((0.5, 0.0))
+
+
+def test_calibrated_ece_is_the_binomial_mean_gap() -> None:
+    # 10 rows at 0.8 share a bin: the floor is E|k/10 - 0.8| for k ~ Binomial(10, 0.8).
+    exact = sum(math.comb(10, k) * 0.8**k * 0.2 ** (10 - k) * abs(k / 10 - 0.8) for k in range(11))
+    mean, sd = calibrated_ece(_two_class([0.8] * 10, [0] * 10), draws=4000)
+    assert mean == pytest.approx(exact, abs=0.005)
+    assert sd > 0.03
+    # More rows, a lower floor: the bias that makes small-sample ECE look worse than it is.
+    assert calibrated_ece(_two_class([0.8] * 1000, [0] * 1000))[0] < exact / 5
