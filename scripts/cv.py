@@ -9,7 +9,7 @@ Out-of-fold predictions are pooled before scoring.
     make cv                       # or: python -m scripts.cv --data DIR [--hp text_c=0.3 ...]
 
 Photo features are cached under `.work/cv/` (keyed by the data files and the backbone), and e5
-embeddings beside them per e5 setting (`e5_reads`, `e5_max_chars`), so repeated runs and sweeps
+embeddings beside them per e5 setting (`e5_reads`, `e5_max_chars`, `e5_layers`), so repeated runs and sweeps
 spend their time fitting, not encoding.
 """
 
@@ -33,6 +33,7 @@ from prodcat.image_encoder import REPRESENTATION, weights_sha256
 from prodcat.metrics import calibrated_ece, classification_metrics
 from prodcat.model import Hyperparameters, ProductTypeModel
 from prodcat.report import top_confusions, write_report
+from prodcat.text_encoder import E5_LAYERS
 from prodcat.training import TrainingSet, _folds, fit_heads, load_training_set
 
 MODES = ("text_only", "image_only", "text_image", "text_only_on_text_image_rows")
@@ -68,7 +69,10 @@ def cached_training_set(data_dir: Path, cache_dir: Path, hp: Hyperparameters) ->
         with path.open("wb") as f:
             pickle.dump(data, f)
     if hp.uses_e5:
-        e5_path = cache_dir / f"{key}-e5-{hp.e5_reads}-{hp.e5_max_chars}.npy"
+        e5 = f"{hp.e5_reads}-{hp.e5_max_chars}"
+        if hp.e5_layers != E5_LAYERS:
+            e5 += f"-layers{hp.e5_layers}"
+        e5_path = cache_dir / f"{key}-e5-{e5}.npy"
         if e5_path.is_file():
             data.embeddings = np.load(e5_path)
         else:

@@ -1,6 +1,6 @@
-"""What e5 reads is a hyperparameter recorded in the model: training and serving embed the same
-strings, and a model from before the hyperparameter embeds as it was trained (160 characters of
-the whole text)."""
+"""What e5 reads, and how many of its layers run, are hyperparameters recorded in the model:
+training and serving embed the same strings with the same layers, and a model from before the
+hyperparameters embeds as it was trained (160 characters of the whole text, all 12 layers)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 import prodcat.text_encoder
 from prodcat.model import MANIFEST, Hyperparameters, ProductTypeModel
-from prodcat.text_encoder import E5_DIM, e5_input
+from prodcat.text_encoder import E5_DIM, E5_LAYERS, e5_input, embed_texts
 
 LONG = "Piscine hors sol tubulaire Intex 366 x 76 cm . Livrée avec pompe de filtration et bâche"
 
@@ -23,6 +23,12 @@ class RecordingE5:
 
     def __init__(self) -> None:
         self.seen: list[str] = []
+        self.layers: list[int] = []
+
+    def model(self, layers: int = E5_LAYERS) -> RecordingE5:
+        """prodcat.text_encoder._model's stand-in: the layer count each embedding asked for."""
+        self.layers.append(layers)
+        return self
 
     def passage(self, texts: list[str]) -> np.ndarray:
         self.seen.extend(texts)
@@ -40,7 +46,7 @@ class RecordingE5:
 @pytest.fixture
 def e5(monkeypatch: pytest.MonkeyPatch) -> RecordingE5:
     fake = RecordingE5()
-    monkeypatch.setattr(prodcat.text_encoder, "_model", lambda: fake)
+    monkeypatch.setattr(prodcat.text_encoder, "_model", fake.model)
     return fake
 
 
@@ -60,6 +66,21 @@ def test_the_e5_hyperparameters_are_checked_and_cast() -> None:
         Hyperparameters(e5_reads="body")
     with pytest.raises(ValueError, match="e5_max_chars must be at least 1, not 0"):
         Hyperparameters(e5_max_chars=0)
+    assert Hyperparameters.from_json({"e5_layers": "6"}).e5_layers == 6
+    for layers in (0, 13):
+        with pytest.raises(ValueError, match=f"e5_layers must be 1-12, not {layers}"):
+            Hyperparameters(e5_layers=layers)
+
+
+def test_fewer_layers_run_the_real_model_s_first_layers() -> None:
+    texts = ["Piscine hors sol tubulaire Intex", "Roman policier, édition de poche"]
+    six, again, twelve = (embed_texts(texts, layers=n) for n in (6, 6, 12))
+    assert np.array_equal(six, again)  # deterministic
+    np.testing.assert_allclose(np.linalg.norm(six, axis=1), 1.0, rtol=1e-5)
+    # Another representation of the same texts (layer 6's space is not layer 12's: cosine ~0.2).
+    assert np.all(np.sum(six * twelve, axis=1) < 0.9)
+    # The two texts stay told apart at six layers.
+    assert float(six[0] @ six[1]) < 0.95
 
 
 def _trained(tmp_path: Path, hp: Hyperparameters) -> tuple[Path, list[str]]:
@@ -73,16 +94,20 @@ def _trained(tmp_path: Path, hp: Hyperparameters) -> tuple[Path, list[str]]:
 
 
 def test_serving_embeds_what_training_embedded(tmp_path: Path, e5: RecordingE5) -> None:
-    hp = Hyperparameters(folds=2, e5_max_chars=20, e5_reads="title")
+    hp = Hyperparameters(folds=2, e5_max_chars=20, e5_reads="title", e5_layers=5)
     model_dir, texts = _trained(tmp_path, hp)
     trained = list(e5.seen)
     assert trained and all(len(s) <= 20 and " . " not in s for s in trained)
+    assert set(e5.layers) == {5}
     e5.seen.clear()
+    e5.layers.clear()
     model = ProductTypeModel.load(model_dir)
-    assert (model.hyperparameters.e5_max_chars, model.hyperparameters.e5_reads) == (20, "title")
+    loaded = model.hyperparameters
+    assert (loaded.e5_max_chars, loaded.e5_reads, loaded.e5_layers) == (20, "title", 5)
     model.predict_proba(texts, [None] * len(texts))
     assert e5.seen == [e5_input(t, 20, "title") for t in texts]
     assert set(e5.seen) <= set(trained)
+    assert set(e5.layers) == {5}
 
 
 def test_a_model_from_before_the_hyperparameter_reads_160_characters_of_the_text(
@@ -90,11 +115,14 @@ def test_a_model_from_before_the_hyperparameter_reads_160_characters_of_the_text
 ) -> None:
     model_dir, _ = _trained(tmp_path, Hyperparameters(folds=2, e5_max_chars=20))
     manifest = json.loads((model_dir / MANIFEST).read_text())
-    for key in ("e5_max_chars", "e5_reads"):
+    for key in ("e5_max_chars", "e5_reads", "e5_layers"):
         del manifest["hyperparameters"][key]
     (model_dir / MANIFEST).write_text(json.dumps(manifest))
     model = ProductTypeModel.load(model_dir)
-    assert (model.hyperparameters.e5_max_chars, model.hyperparameters.e5_reads) == (160, "text")
+    loaded = model.hyperparameters
+    assert (loaded.e5_max_chars, loaded.e5_reads, loaded.e5_layers) == (160, "text", 12)
     e5.seen.clear()
+    e5.layers.clear()
     model.predict_proba([LONG + " " + "x" * 200], [None])
     assert e5.seen == [(LONG + " " + "x" * 200)[:160]]
+    assert e5.layers == [12]
