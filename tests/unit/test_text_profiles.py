@@ -82,15 +82,15 @@ def test_default_profile_embeds(monkeypatch: pytest.MonkeyPatch) -> None:
     model = ProductTypeModel(
         builtin_taxonomy(), hp, head, None, Fusion(), dict.fromkeys(prodcat.model.MODES, 1.0)
     )
-    calls: list[tuple[list[str], int, str]] = []
+    calls: list[tuple[list[str], int, str, int]] = []
 
-    def fake_e5(texts: list[str], max_chars: int, reads: str) -> np.ndarray:
-        calls.append((texts, max_chars, reads))
+    def fake_e5(texts: list[str], max_chars: int, reads: str, layers: int) -> np.ndarray:
+        calls.append((texts, max_chars, reads, layers))
         return _embeddings(len(texts), seed=2)
 
     monkeypatch.setattr(prodcat.model, "embed_texts", fake_e5)
     model.predict_proba(["Piscine tubulaire"], [None])
-    assert calls == [(["Piscine tubulaire"], hp.e5_max_chars, hp.e5_reads)]
+    assert calls == [(["Piscine tubulaire"], hp.e5_max_chars, hp.e5_reads, hp.e5_layers)]
 
 
 def test_an_unknown_profile_is_refused_with_the_choices() -> None:
