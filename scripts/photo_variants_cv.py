@@ -24,16 +24,18 @@ from scripts.photo_variants import OUT
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/rakuten"))
+    parser.add_argument("--image-c", type=float, help="the head's C (default: the shipped one)")
     parser.add_argument("runs", nargs="+", help="NAME=TRAIN_VARIANT:TEST_VARIANT:KEY[+KEY...]")
     args = parser.parse_args(argv)
     taxonomy = load_taxonomy(args.data)
     listings, _ = load_listings(args.data, taxonomy)
-    has = np.load(OUT / "squash-224.npz")["has"]
+    # Which photos decode is the same in every variant: the first run's training variant says.
+    has = np.load(OUT / f"{args.runs[0].split('=', 1)[1].split(':')[0]}.npz")["has"]
     # The rows, and so the folds, of the training set scripts.cv builds: text or a usable photo.
     kept = np.array([i for i, x in enumerate(listings) if x.has_text or has[i]])
     y = np.array([taxonomy.index_of(int(listings[i].label)) for i in kept])
     photo = has[kept]
-    hp = Hyperparameters()
+    hp = Hyperparameters() if args.image_c is None else Hyperparameters(image_c=args.image_c)
     folds = _folds(y, 5, hp.seed + 1000)
 
     def features(variant: str, keys: str) -> np.ndarray:
