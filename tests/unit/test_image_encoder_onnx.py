@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from prodcat.image_encoder import (
+    FEATURE_DIM,
     ONNX_TOLERANCE,
     OnnxEncoder,
     default_encoder,
@@ -45,7 +46,7 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
 def test_onnx_features_equal_torch_features(exported: Path, photos: np.ndarray) -> None:
     want = default_encoder().encode(photos)
     got = OnnxEncoder(exported).encode(photos)
-    assert got.shape == want.shape and got.dtype == np.float32
+    assert got.shape == want.shape == (len(photos), FEATURE_DIM) and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=0, atol=ONNX_TOLERANCE)
     cosine = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
     assert cosine.min() > 0.999999
@@ -55,7 +56,7 @@ def test_onnx_features_equal_torch_features(exported: Path, photos: np.ndarray) 
 
 def test_top_k_of_a_linear_head_is_unchanged(exported: Path, photos: np.ndarray) -> None:
     """What the photo head sees: a random linear head over 27 classes ranks alike."""
-    head = np.random.default_rng(0).normal(size=(1280, 27))
+    head = np.random.default_rng(0).normal(size=(FEATURE_DIM, 27))
     torch_top = np.argsort(-(default_encoder().encode(photos) @ head), axis=1)[:, :5]
     onnx_top = np.argsort(-(OnnxEncoder(exported).encode(photos) @ head), axis=1)[:, :5]
     np.testing.assert_array_equal(onnx_top, torch_top)
@@ -78,4 +79,22 @@ def test_a_file_that_is_not_the_recorded_export_is_refused(exported: Path, tmp_p
         OnnxEncoder(copy)
     Path(f"{copy}.json").unlink()
     with pytest.raises(FileNotFoundError, match="no exported photo encoder"):
+        OnnxEncoder(copy)
+
+
+@pytest.mark.parametrize("recorded", ["letterbox-224/avg", None])
+def test_a_file_exported_for_other_features_is_refused(
+    exported: Path, tmp_path: Path, recorded: str | None
+) -> None:
+    """A file exported before stage 6 was added (its sidecar says so, or says nothing) computes
+    the head's 1,280 features alone: the model's photo head cannot read them."""
+    copy = tmp_path / "encoder.onnx"
+    shutil.copy(exported, copy)
+    sidecar = json.loads(Path(f"{exported}.json").read_text())
+    if recorded is None:
+        del sidecar["representation"]
+    else:
+        sidecar["representation"] = recorded
+    Path(f"{copy}.json").write_text(json.dumps(sidecar))
+    with pytest.raises(ValueError, match=r"letterbox-224/avg photo features.*export it again"):
         OnnxEncoder(copy)
