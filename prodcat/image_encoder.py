@@ -19,10 +19,12 @@ checked whenever it is loaded, so the chain model -> weights -> ONNX file holds 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -112,9 +114,12 @@ class TorchEncoder:
         from efficientnet_lite_pytorch import EfficientNet
 
         self._torch = torch
-        self.net = EfficientNet.from_pretrained(
-            BACKBONE, weights_path=str(weights or weights_path())
-        )
+        # from_pretrained prints "Loaded pretrained weights ..." to stdout, where commands that
+        # print JSON (`make bench`, `scripts.cv`) put their result: to stderr with it.
+        with contextlib.redirect_stdout(sys.stderr):
+            self.net = EfficientNet.from_pretrained(
+                BACKBONE, weights_path=str(weights or weights_path())
+            )
         self.net.eval()
         self.module = _pooled(self.net)
 
