@@ -9,8 +9,8 @@ Out-of-fold predictions are pooled before scoring.
     make cv                       # or: python -m scripts.cv --data DIR [--hp text_c=0.3 ...]
 
 Photo features are cached under `.work/cv/` (keyed by the data files and the backbone), and e5
-embeddings beside them per e5 setting (`e5_reads`, `e5_max_chars`, `e5_layers`), so repeated runs and sweeps
-spend their time fitting, not encoding.
+embeddings beside them per e5 setting (`e5_reads`, `e5_max_chars`, `e5_layers`), so repeated
+runs and sweeps spend their time fitting, not encoding.
 """
 
 from __future__ import annotations
