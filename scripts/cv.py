@@ -107,11 +107,13 @@ def cross_validate(data: TrainingSet, hp: Hyperparameters, folds: int) -> dict[s
     probs = {m: np.zeros((len(data.y), n_classes)) for m in MODES}
     seen = {m: np.zeros(len(data.y), dtype=bool) for m in MODES}
     fold_accuracy: dict[str, list[float]] = {m: [] for m in MODES}
+    fold_of = np.full(len(data.y), -1)
     fit_seconds = []
     for train_idx, test_idx in _folds(data.y, folds, hp.seed + 1000):
         started = time.perf_counter()
         heads = fit_heads(data.subset(train_idx), hp)
         fit_seconds.append(time.perf_counter() - started)
+        fold_of[test_idx] = len(fit_seconds) - 1
         print(
             f"fold {len(fit_seconds)}/{folds}: fitted in {fit_seconds[-1]:.0f} s", file=sys.stderr
         )
@@ -146,6 +148,7 @@ def cross_validate(data: TrainingSet, hp: Hyperparameters, folds: int) -> dict[s
     # The spread says which differences are noise: a change worth keeping wins on most folds.
     out["fold_accuracy"] = {m: [round(a, 3) for a in fold_accuracy[m]] for m in MODES}
     out["_predictions"] = {m: (data.y[seen[m]], probs[m][seen[m]]) for m in MODES}
+    out["_folds"] = {m: fold_of[seen[m]] for m in MODES}
     out["_model"] = model  # the last fold's: the report reads its taxonomy
     return out
 
@@ -169,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         "--save",
         type=Path,
         default=None,
-        help="also save the pooled out-of-fold labels and probabilities per mode (.npz), to compare runs",
+        help="also save the pooled out-of-fold labels, probabilities and folds per mode (.npz), for "
+        "scripts.cv_compare",
     )
     args = parser.parse_args(argv)
     hp = Hyperparameters.from_json(dict(kv.split("=", 1) for kv in args.hp))
@@ -180,10 +184,13 @@ def main(argv: list[str] | None = None) -> None:
         data.photos = [None] * len(keep)
     result = cross_validate(data, hp, args.folds)
     predictions = result.pop("_predictions")
+    fold_of = result.pop("_folds")
     model = result.pop("_model")
-    if args.save:
+    if args.save:  # what scripts.cv_compare reads
         np.savez_compressed(
             args.save,
+            classes=np.array([f"{c.code} {c.name_en}" for c in data.taxonomy.categories]),
+            **{f"{m}_fold": fold_of[m] for m in MODES},
             **{
                 f"{m}_{part}": v
                 for m in MODES

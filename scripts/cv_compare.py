@@ -1,0 +1,107 @@
+"""Compare two `scripts.cv --save` runs on the same data: what a change did, mode by mode.
+
+    python -m scripts.cv --confusions --save before.npz
+    python -m scripts.cv --confusions --save after.npz --hp text_c=0.3
+    python -m scripts.cv_compare before.npz after.npz
+
+Per mode: top-1, top-3, macro-F1 and ECE before -> after; top-1 per outer fold and on how
+many folds it rose (a change worth keeping wins on most); the rows the change fixed and broke
+with McNemar's exact p-value (the same rows, so a paired test says more than two accuracies);
+the classes whose F1 moved most; and the confusion pairs whose count changed most.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import binomtest
+from sklearn.metrics import confusion_matrix, f1_score
+
+from prodcat.metrics import classification_metrics
+
+MODES = ("text_only", "image_only", "text_image", "text_only_on_text_image_rows")
+
+
+def _fold_top1(y: np.ndarray, p: np.ndarray, folds: np.ndarray) -> list[float]:
+    right = p.argmax(axis=1) == y
+    return [float(right[folds == k].mean()) for k in np.unique(folds)]
+
+
+def compare_mode(
+    before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray], mode: str, top: int = 6
+) -> list[str]:
+    """The comparison of one mode, as lines of text ([] when neither run scored it)."""
+    y, pb, pa = before[f"{mode}_y"], before[f"{mode}_p"], after[f"{mode}_p"]
+    if len(y) == 0 or len(after[f"{mode}_y"]) == 0:
+        return []
+    if not np.array_equal(y, after[f"{mode}_y"]):
+        raise ValueError(
+            f"{mode}: the two runs scored different rows; compare runs on one data set"
+        )
+    classes = [str(c) for c in before["classes"]]
+    n = len(classes)
+    mb, ma = classification_metrics(pb, y, n), classification_metrics(pa, y, n)
+    lines = [f"## {mode} ({len(y)} rows)"]
+    for key in ("accuracy", "top3_accuracy", "macro_f1", "ece"):
+        lines.append(f"{key:>14}: {mb[key]:.4f} -> {ma[key]:.4f} ({ma[key] - mb[key]:+.4f})")
+    fb = _fold_top1(y, pb, before[f"{mode}_fold"])
+    fa = _fold_top1(y, pa, after[f"{mode}_fold"])
+    wins = sum(a > b for a, b in zip(fa, fb, strict=True))
+    ties = sum(a == b for a, b in zip(fa, fb, strict=True))
+    lines.append(
+        f"top-1 per fold: {' '.join(f'{v:.3f}' for v in fb)} -> {' '.join(f'{v:.3f}' for v in fa)}"
+        f" ({wins} of {len(fa)} better, {ties} equal)"
+    )
+    right_b, right_a = pb.argmax(axis=1) == y, pa.argmax(axis=1) == y
+    fixed, broke = int(np.sum(right_a & ~right_b)), int(np.sum(right_b & ~right_a))
+    p_value = binomtest(fixed, fixed + broke).pvalue if fixed + broke else 1.0
+    lines.append(f"rows fixed {fixed}, broken {broke} (McNemar exact p = {p_value:.3f})")
+    labels = list(range(n))
+    f1_b = f1_score(y, pb.argmax(axis=1), labels=labels, average=None, zero_division=0)
+    f1_a = f1_score(y, pa.argmax(axis=1), labels=labels, average=None, zero_division=0)
+    support = np.bincount(y, minlength=n)
+    moved = [i for i in np.argsort(-np.abs(f1_a - f1_b), kind="stable") if support[i]][:top]
+    lines.append(
+        "F1 moves: "
+        + "; ".join(
+            f"{classes[i]} ({support[i]}) {f1_b[i]:.2f} -> {f1_a[i]:.2f}"
+            for i in moved
+            if f1_a[i] != f1_b[i]
+        )
+    )
+    cb = confusion_matrix(y, pb.argmax(axis=1), labels=labels)
+    ca = confusion_matrix(y, pa.argmax(axis=1), labels=labels)
+    delta = ca - cb
+    np.fill_diagonal(delta, 0)
+    pairs = np.argsort(-np.abs(delta), axis=None, kind="stable")[:top]
+    lines.append(
+        "confusions changed: "
+        + "; ".join(
+            f"{classes[i]} -> {classes[j]} {cb[i, j]} -> {ca[i, j]}"
+            for i, j in (np.unravel_index(o, delta.shape) for o in pairs)
+            if delta[i, j]
+        )
+    )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("before", type=Path)
+    parser.add_argument("after", type=Path)
+    parser.add_argument("--top", type=int, default=6, help="classes and pairs listed per mode")
+    args = parser.parse_args(argv)
+    before, after = np.load(args.before), np.load(args.after)
+    for mode in MODES:
+        lines = compare_mode(before, after, mode, args.top)
+        if lines:
+            print("\n".join(lines), end="\n\n")
+
+
+if __name__ == "__main__":
+    main()
