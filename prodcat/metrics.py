@@ -53,6 +53,44 @@ def calibrated_ece(probs: np.ndarray, draws: int = 200, seed: int = 0) -> tuple[
     return float(np.mean(eces)), float(np.std(eces))
 
 
+def debiased_squared_calibration_error(
+    probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS
+) -> float:
+    """An unbiased estimate of the top-1 squared (L2) calibration error over equal-mass bins of
+    top-1 confidence (Kumar, Liang & Ma 2019, "Verified uncertainty calibration", NeurIPS; their
+    `unbiased_square_ce`, top-label, 15 bins of as many rows each).
+
+    Per bin, the plug-in (accuracy - mean confidence)^2 overstates the true squared gap by the
+    variance of the bin's accuracy, about acc (1 - acc) / n_bin; subtracting its unbiased
+    estimate acc (1 - acc) / (n_bin - 1) leaves an unbiased estimate, negative at times when the
+    model is calibrated (a bin of one row contributes 0). Bins of equal mass, not equal width:
+    no bin is left with one or two rows, where the correction is noise."""
+    if len(y) == 0:
+        return 0.0
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == y).astype(float)
+    order = np.argsort(conf, kind="stable")
+    total = 0.0
+    for rows in np.array_split(order, min(bins, len(y))):
+        n = len(rows)
+        if n < 2:
+            continue
+        acc = correct[rows].mean()
+        gap = acc - conf[rows].mean()
+        total += n * (gap**2 - acc * (1.0 - acc) / (n - 1))
+    return float(total / len(y))
+
+
+def debiased_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
+    """The root of `debiased_squared_calibration_error` (0 when that is negative): a top-1
+    calibration error on ECE's scale without binned ECE's small-sample floor (on 515 rows a
+    perfectly calibrated model scores a binned ECE of about 0.044; in the unit test's
+    simulation of 515 calibrated rows this scores 0.016 against binned ECE's 0.039: only
+    the square is unbiased, its root of an estimate that is negative half the time is not).
+    The L2 error is at least the L1 error over the same bins."""
+    return float(np.sqrt(max(debiased_squared_calibration_error(probs, y, bins), 0.0)))
+
+
 def classification_metrics(
     probs: np.ndarray, y: np.ndarray, n_classes: int
 ) -> dict[str, float | int]:

@@ -30,7 +30,7 @@ import numpy as np
 from prodcat.data import LoadReport
 from prodcat.evaluation import Evaluation
 from prodcat.image_encoder import REPRESENTATION, weights_sha256
-from prodcat.metrics import calibrated_ece, classification_metrics
+from prodcat.metrics import calibrated_ece, classification_metrics, debiased_calibration_error
 from prodcat.model import Hyperparameters, ProductTypeModel
 from prodcat.report import top_confusions, write_report
 from prodcat.text_encoder import E5_LAYERS
@@ -142,6 +142,10 @@ def cross_validate(data: TrainingSet, hp: Hyperparameters, folds: int) -> dict[s
         # What a perfectly calibrated model would score here: ECE is judged against this, not 0.
         floor, sd = calibrated_ece(probs[mode][rows])
         out[mode] |= {"ece_calibrated_mean": floor, "ece_calibrated_sd": sd}
+        # Beside the binned ECE, not instead of it: a calibration error without its small-sample
+        # floor (Kumar et al. 2019's debiased L2 estimate, 0 for a perfectly calibrated model on
+        # average in its square).
+        out[mode]["ce_debiased"] = debiased_calibration_error(probs[mode][rows], data.y[rows])
     out["fusion_gain"] = out["text_image"].get("accuracy", 0.0) - out[
         "text_only_on_text_image_rows"
     ].get("accuracy", 0.0)

@@ -5,22 +5,28 @@
     python -m scripts.cv_compare before.npz after.npz
 
 Per mode: top-1, top-3, macro-F1 and ECE before -> after; top-1 per outer fold and on how
-many folds it rose (a change worth keeping wins on most); the rows the change fixed and broke
-with McNemar's exact p-value (the same rows, so a paired test says more than two accuracies);
-the classes whose F1 moved most; and the confusion pairs whose count changed most.
+many folds it rose (a change worth keeping wins on most); the binned ECE, the debiased
+calibration error (`prodcat.metrics.debiased_calibration_error`) and the NLL, pooled and per
+fold; the rows the change fixed and broke with McNemar's exact p-value (the same rows, so a
+paired test says more than two accuracies); the classes whose F1 moved most; and the confusion
+pairs whose count changed most.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix, f1_score
 
-from prodcat.metrics import classification_metrics
+from prodcat.metrics import (
+    classification_metrics,
+    debiased_calibration_error,
+    expected_calibration_error,
+)
 
 MODES = ("text_only", "image_only", "text_image", "text_only_on_text_image_rows")
 
@@ -28,6 +34,25 @@ MODES = ("text_only", "image_only", "text_image", "text_only_on_text_image_rows"
 def _fold_top1(y: np.ndarray, p: np.ndarray, folds: np.ndarray) -> list[float]:
     right = p.argmax(axis=1) == y
     return [float(right[folds == k].mean()) for k in np.unique(folds)]
+
+
+def _fold_metric(
+    y: np.ndarray, p: np.ndarray, folds: np.ndarray, fn: Callable[[np.ndarray, np.ndarray], float]
+) -> list[float]:
+    return [fn(p[folds == k], y[folds == k]) for k in np.unique(folds)]
+
+
+def _nll(p: np.ndarray, y: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true class (a probability of 0 counts as 1e-12)."""
+    return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None))))
+
+
+def _fold_moves(before: list[float], after: list[float]) -> str:
+    lower = sum(a < b for a, b in zip(after, before, strict=True))
+    return (
+        f"{' '.join(f'{v:.3f}' for v in before)} -> {' '.join(f'{v:.3f}' for v in after)}"
+        f" ({lower} of {len(after)} lower)"
+    )
 
 
 def compare_mode(
@@ -55,6 +80,21 @@ def compare_mode(
         f"top-1 per fold: {' '.join(f'{v:.3f}' for v in fb)} -> {' '.join(f'{v:.3f}' for v in fa)}"
         f" ({wins} of {len(fa)} better, {ties} equal)"
     )
+    # Calibration per fold too: a calibration change is judged by the folds it wins, and on
+    # ~100 rows a fold's binned ECE is mostly noise, so the debiased estimate is beside it.
+    eb = _fold_metric(y, pb, before[f"{mode}_fold"], expected_calibration_error)
+    ea = _fold_metric(y, pa, after[f"{mode}_fold"], expected_calibration_error)
+    lines.append(f"ECE per fold: {_fold_moves(eb, ea)}")
+    db, da = debiased_calibration_error(pb, y), debiased_calibration_error(pa, y)
+    eb = _fold_metric(y, pb, before[f"{mode}_fold"], debiased_calibration_error)
+    ea = _fold_metric(y, pa, after[f"{mode}_fold"], debiased_calibration_error)
+    lines.append(f"debiased CE: {db:.4f} -> {da:.4f}, per fold: {_fold_moves(eb, ea)}")
+    nb, na = _nll(pb, y), _nll(pa, y)
+    eb, ea = (
+        _fold_metric(y, pb, before[f"{mode}_fold"], _nll),
+        _fold_metric(y, pa, after[f"{mode}_fold"], _nll),
+    )
+    lines.append(f"NLL: {nb:.4f} -> {na:.4f}, per fold: {_fold_moves(eb, ea)}")
     right_b, right_a = pb.argmax(axis=1) == y, pa.argmax(axis=1) == y
     fixed, broke = int(np.sum(right_a & ~right_b)), int(np.sum(right_b & ~right_a))
     p_value = binomtest(fixed, fixed + broke).pvalue if fixed + broke else 1.0

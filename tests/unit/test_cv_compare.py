@@ -27,6 +27,9 @@ def test_counts_fixed_and_broken_rows_folds_and_confusions() -> None:
     assert "0.667 0.333 -> 1.000 0.667 (2 of 2 better, 0 equal)" in text
     assert "10 Books -> 40 Games 2 -> 0" in text
     assert "50 Toys -> 40 Games 0 -> 1" in text
+    # Calibration per fold: every row at 0.8, so fold 0's ECE is |2/3 - 0.8| -> |1 - 0.8|.
+    assert "ECE per fold: 0.133 0.467 -> 0.200 0.133 (1 of 2 lower)" in text
+    assert "debiased CE: 0.0000 -> 0.0000, per fold:" in text
 
 
 def test_refuses_runs_on_different_rows() -> None:
