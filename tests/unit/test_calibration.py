@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -59,8 +61,26 @@ class _Head:
         return self._logits[: len(args[0])]  # type: ignore[arg-type]
 
 
+def _model(
+    text_z: np.ndarray, image_z: np.ndarray, t: dict[str, float], fusion: Any, **kw: Any
+) -> Any:
+    """A model whose heads answer these logits row by row."""
+    from prodcat.model import Hyperparameters, ProductTypeModel
+    from prodcat_contracts.taxonomy import builtin_taxonomy
+
+    return ProductTypeModel(
+        taxonomy=builtin_taxonomy(),
+        hyperparameters=Hyperparameters(),
+        text_head=_Head(text_z),  # type: ignore[arg-type]
+        image_head=_Head(image_z),  # type: ignore[arg-type]
+        fusion=fusion,
+        temperatures=t,
+        **kw,
+    )
+
+
 def test_predict_proba_applies_each_modes_fitted_temperature() -> None:
-    from prodcat.model import Fusion, Hyperparameters, ProductTypeModel
+    from prodcat.model import Fusion
     from prodcat_contracts.taxonomy import builtin_taxonomy
 
     rng = np.random.default_rng(3)
@@ -68,14 +88,7 @@ def test_predict_proba_applies_each_modes_fitted_temperature() -> None:
     text_z, image_z = rng.normal(0, 3, (3, len(taxonomy))), rng.normal(0, 3, (3, len(taxonomy)))
     t = {"text_only": 2.0, "image_only": 0.5, "text_image": 3.0}  # none of them 1
     fusion = Fusion(a=0.8, b=1.3)
-    model = ProductTypeModel(
-        taxonomy=taxonomy,
-        hyperparameters=Hyperparameters(),
-        text_head=_Head(text_z),  # type: ignore[arg-type]
-        image_head=_Head(image_z),  # type: ignore[arg-type]
-        fusion=fusion,
-        temperatures=t,
-    )
+    model = _model(text_z, image_z, t, fusion)
     # Row 0: text only, row 1: photo only, row 2: both. Features stand in for photo pixels.
     features: list[np.ndarray | None] = [None, np.zeros(4), np.zeros(4)]
     probs, modes = model.predict_proba(["a", "", "c"], features, np.zeros((3, 8)))
@@ -89,3 +102,27 @@ def test_predict_proba_applies_each_modes_fitted_temperature() -> None:
     fused = fusion.logits(text_lp, image_lp)
     np.testing.assert_allclose(probs[2], softmax(fused, t["text_image"])[0], rtol=1e-9)
     assert not np.allclose(probs[2], softmax(fused)[0], rtol=1e-3)  # T = 3 shows
+
+
+@pytest.mark.parametrize("text_top1", [True, False])
+def test_the_fusion_reads_the_text_after_its_top1_map_when_fitted_so(text_top1: bool) -> None:
+    # A model from before Fusion.text_top1 (False: the manifest lacks it) answers as it did.
+    from prodcat.calibration import recalibrate_top1
+    from prodcat.model import Fusion
+    from prodcat_contracts.taxonomy import builtin_taxonomy
+
+    rng = np.random.default_rng(4)
+    taxonomy = builtin_taxonomy()
+    text_z, image_z = rng.normal(0, 3, (1, len(taxonomy))), rng.normal(0, 3, (1, len(taxonomy)))
+    t = {"text_only": 2.0, "image_only": 0.5, "text_image": 1.5}
+    top1 = {"text_only": (0.6, 0.15), "text_image": (0.7, 0.1)}
+    fusion = Fusion(a=0.9, b=0.5, text_top1=text_top1)
+    model = _model(text_z, image_z, t, fusion, top1=top1)
+    probs, modes = model.predict_proba(["a"], [np.zeros(4)], np.zeros((1, 8)))
+    assert modes == ["text_image"]
+    text_p = softmax(text_z, t["text_only"])
+    if text_top1:
+        text_p = recalibrate_top1(text_p, top1["text_only"])
+    fused = fusion.logits(np.log(text_p), np.log(softmax(image_z, t["image_only"])))
+    expected = recalibrate_top1(softmax(fused, t["text_image"]), top1["text_image"])
+    np.testing.assert_allclose(probs, expected, rtol=1e-9)

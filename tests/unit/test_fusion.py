@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.special import log_softmax
 
@@ -44,3 +46,27 @@ def test_weights_are_never_negative_and_no_rows_means_plain_sum() -> None:
     assert Fusion.fit(text, misleading, y).b >= 0.0
     empty = Fusion.fit(np.zeros((0, 5)), np.zeros((0, 5)), np.zeros(0, dtype=int))
     assert (empty.a, empty.b) == (1.0, 1.0)
+
+
+def test_a_manifest_from_before_text_top1_loads_as_reading_the_softmax() -> None:
+    from dataclasses import asdict
+
+    old: dict[str, Any] = {"a": 0.9, "b": 0.5, "c": []}  # a manifest's "fusion" until now
+    assert Fusion(**old).text_top1 is False
+    assert Fusion(**asdict(Fusion(0.9, 0.5, text_top1=True))).text_top1 is True
+
+
+def test_training_fits_the_fusion_on_the_text_after_its_top1_map() -> None:
+    from prodcat.model import Hyperparameters
+    from prodcat.text_encoder import E5_DIM
+    from prodcat.training import TrainingSet, fit_heads
+    from prodcat_contracts.taxonomy import builtin_taxonomy
+
+    rng = np.random.default_rng(5)
+    taxonomy = builtin_taxonomy()
+    y = np.repeat(np.arange(len(taxonomy)), 6)
+    words = [f"mot{c} commun{rng.integers(3)}" for c in y]
+    photos: list[np.ndarray | None] = [rng.normal(c % 5, 1.0, 8) for c in y]
+    data = TrainingSet(taxonomy, y, words, np.zeros((len(y), E5_DIM)), photos)
+    heads = fit_heads(data, Hyperparameters(profile="fast", folds=2))
+    assert heads.fusion.text_top1 and "text_only" in heads.top1
