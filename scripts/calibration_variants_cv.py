@@ -1,0 +1,272 @@
+"""Screen calibration and fusion variants on `scripts.cv`'s outer folds without refitting a head.
+
+Once (cached in `.work/cv/`): per outer fold, the text and photo heads fitted as `fit_heads`
+fits them, their inner out-of-fold logits (what the temperatures, top-1 maps and fusion are
+fitted on), their logits on the held-out rows, and how much averaging the fold regressions
+shrank the photo scores. Then each variant refits only the temperatures, the top-1 maps and the
+fusion, and is saved in `scripts.cv --save`'s format; `shipped` reproduces `scripts.cv`'s
+probabilities, so `scripts.cv_compare` says what each variant changes:
+
+    python -m scripts.calibration_variants_cv --out .work/calibration
+    python -m scripts.cv_compare .work/calibration/shipped.npz .work/calibration/photo_top1.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import log_softmax
+
+from prodcat.calibration import fit_temperature, fit_top1, recalibrate_top1, softmax
+from prodcat.model import (
+    Fusion,
+    Hyperparameters,
+    ImageHead,
+    TextHead,
+    _full,
+    average_linear,
+    top1_log_proba,
+)
+from prodcat.training import TrainingSet, _folds
+from scripts.cv import MODES, _data_key, cached_training_set
+
+Predict = Callable[..., np.ndarray]
+
+
+@dataclass(frozen=True)
+class Options:
+    text_top1_fused: bool = True  # the fusion reads the text after its top-1 map (shipped)
+    photo_top1: bool = False  # photos through a top-1 map of their own
+    photo_top1_fused: bool = False  # ... and the fusion reads them after it
+    photo_shrink: bool = False  # photo temperature times the fold average's score shrinkage
+    photo_mix: bool = False  # photo probabilities mixed with the uniform before the fusion's log
+    agree: bool = False  # text+photo's top-1 map with a weight for the heads agreeing
+
+
+VARIANTS = {
+    "shipped": Options(),
+    "softmax_text": Options(text_top1_fused=False),
+    "photo_top1": Options(photo_top1=True),
+    "photo_shrink": Options(photo_shrink=True),
+    "both_top1_fused": Options(photo_top1=True, photo_top1_fused=True),
+    "photo_mix": Options(photo_mix=True),
+    "agree": Options(agree=True),
+}
+
+
+def _photo_head(
+    hp: Hyperparameters, features: np.ndarray, y: np.ndarray, n_classes: int
+) -> tuple[ImageHead, np.ndarray, float]:
+    """`ImageHead.fit_folds`, keeping the fold regressions to measure how much their average
+    shrinks the scores (mean per-row spread of the average's scores over the folds', on the
+    training rows: no label needed)."""
+    head = ImageHead(hp)
+    scaler, regression = head.pipeline.steps[0][1], head.pipeline.steps[-1][1]
+    x = scaler.fit_transform(features)
+    oof = np.zeros((len(y), n_classes))
+    models = []
+    for train_idx, test_idx in _folds(y, hp.folds, hp.seed):
+        lr = copy.deepcopy(regression).fit(x[train_idx], y[train_idx])
+        lp = np.log(np.clip(lr.predict_proba(x[test_idx]), 1e-12, 1.0))
+        oof[test_idx] = _full(lr.classes_, lp, n_classes, missing=np.log(1e-12))
+        models.append(lr)
+    average = average_linear(models)
+    head.pipeline.steps[-1] = (head.pipeline.steps[-1][0], average)
+    spread = np.mean([m.decision_function(x).std(axis=1).mean() for m in models])
+    return head, oof, float(average.decision_function(x).std(axis=1).mean() / spread)
+
+
+def head_logits(data: TrainingSet, hp: Hyperparameters, folds: int) -> dict[str, Any]:
+    """Per outer fold f: tr{f}/te{f} rows, inner_t{f}/inner_i{f} (inner out-of-fold logits over
+    the training rows, NaN where a row lacks the input), test_t{f}/test_i{f}, shrink{f}."""
+    n_classes = len(data.taxonomy)
+    out: dict[str, Any] = {}
+    for f, (tr, te) in enumerate(_folds(data.y, folds, hp.seed + 1000)):
+        print(f"fold {f + 1}/{folds}", file=sys.stderr)
+        train, test = data.subset(tr), data.subset(te)
+        inner = {k: np.full((len(tr), n_classes), np.nan) for k in "ti"}
+        held = {k: np.full((len(te), n_classes), np.nan) for k in "ti"}
+        rows, y = train.text_rows, train.y[train.text_rows]
+        text = TextHead(hp)
+        inner["t"][rows] = text.fit_folds(
+            [train.texts[i] for i in rows],
+            train.embeddings[rows],
+            y,
+            _folds(y, hp.folds, hp.seed),
+            n_classes,
+        )
+        r = test.text_rows
+        held["t"][r] = text.logits([test.texts[i] for i in r], test.embeddings[r], n_classes)
+        rows = train.image_rows
+        feats = np.stack([train.photos[i] for i in rows])
+        photo, inner["i"][rows], shrink = _photo_head(hp, feats, train.y[rows], n_classes)
+        r = test.image_rows
+        held["i"][r] = photo.logits(np.stack([test.photos[i] for i in r]), n_classes)
+        out |= {f"tr{f}": tr, f"te{f}": te, f"shrink{f}": np.array(shrink)}
+        out |= {f"inner_{k}{f}": v for k, v in inner.items()}
+        out |= {f"test_{k}{f}": v for k, v in held.items()}
+    return out
+
+
+def _mix(p: np.ndarray, eps: float) -> np.ndarray:
+    return np.log((1 - eps) * p + eps / p.shape[1])
+
+
+def _agree_map(probs: np.ndarray, agree: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(a, b, d) of  c' = sigmoid(a logit(c) + b + d agree), by log-loss (as `fit_top1`)."""
+    c = np.clip(probs.max(axis=1), 1e-6, 1 - 1e-6)
+    x, sign = np.log(c) - np.log1p(-c), 2 * (probs.argmax(axis=1) == y) - 1
+    res = minimize(
+        lambda w: float(np.mean(np.logaddexp(0.0, -sign * (w[0] * x + w[1] + w[2] * agree)))),
+        np.array([1.0, 0.0, 0.0]),
+        method="L-BFGS-B",
+        bounds=[(0.05, 20.0), (-10.0, 10.0), (-10.0, 10.0)],
+    )
+    return res.x
+
+
+def calibrate(
+    inner_t: np.ndarray, inner_i: np.ndarray, y: np.ndarray, shrink: float, o: Options
+) -> dict[str, Predict]:
+    """Temperatures, top-1 maps and fusion fitted on one outer fold's inner out-of-fold logits,
+    as `fit_heads` fits them but for `o`; the three modes' predictions from raw head logits."""
+    has_t, has_i = ~np.isnan(inner_t[:, 0]), ~np.isnan(inner_i[:, 0])
+    t_temp = fit_temperature(inner_t[has_t], y[has_t])
+    t_map = fit_top1(softmax(inner_t[has_t], t_temp), y[has_t])
+    i_temp = fit_temperature(inner_i[has_i], y[has_i])
+    i_map = fit_top1(softmax(inner_i[has_i], i_temp), y[has_i])
+    if o.photo_shrink:  # the shipped average's scores are `shrink` times the folds'
+        i_temp *= shrink
+
+    def text(z: np.ndarray) -> np.ndarray:
+        return recalibrate_top1(softmax(z, t_temp), t_map)
+
+    def photo(z: np.ndarray) -> np.ndarray:
+        p = softmax(z, i_temp)
+        return recalibrate_top1(p, i_map) if o.photo_top1 else p
+
+    def fusion_inputs(zt: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t_lp = log_softmax(zt / t_temp, axis=1)
+        if o.text_top1_fused:
+            t_lp = top1_log_proba(t_lp, t_map)
+        i_lp = log_softmax(zi / i_temp, axis=1)
+        if o.photo_top1_fused:
+            i_lp = top1_log_proba(i_lp, i_map)
+        return t_lp, i_lp
+
+    both = has_t & has_i
+    yb = y[both]
+    t_lp, i_lp = fusion_inputs(inner_t[both], inner_i[both])
+    if o.photo_mix:
+        rows = np.arange(len(yb))
+
+        def loss(w: np.ndarray) -> float:
+            z = w[0] * t_lp + w[1] * _mix(np.exp(i_lp), w[2])
+            return float(-np.mean(log_softmax(z, axis=1)[rows, yb]))
+
+        w = minimize(
+            loss, np.array([1.0, 1.0, 0.05]), method="L-BFGS-B", bounds=[(0, None)] * 2 + [(0, 0.9)]
+        ).x
+        print(f"  photo mix fitted: {w[2]:.3f}", file=sys.stderr)
+        fusion, eps = Fusion(float(w[0]), float(w[1])), float(w[2])
+    else:
+        fusion, eps = Fusion.fit(t_lp, i_lp, yb), 0.0
+
+    def fused_logits(zt: np.ndarray, zi: np.ndarray) -> np.ndarray:
+        t, i = fusion_inputs(zt, zi)
+        return fusion.logits(t, _mix(np.exp(i), eps) if eps else i)
+
+    z = fused_logits(inner_t[both], inner_i[both])
+    b_temp = fit_temperature(z, yb)
+    agree_in = (inner_t[both].argmax(axis=1) == inner_i[both].argmax(axis=1)).astype(float)
+    b_map = fit_top1(softmax(z, b_temp), yb)
+    a_map = _agree_map(softmax(z, b_temp), agree_in, yb) if o.agree else None
+    if a_map is not None:
+        print(f"  agreement weight: {a_map[2]:+.3f}", file=sys.stderr)
+
+    def fused(zt: np.ndarray, zi: np.ndarray) -> np.ndarray:
+        p = softmax(fused_logits(zt, zi), b_temp)
+        if a_map is None:
+            return recalibrate_top1(p, b_map)
+        agree = zt.argmax(axis=1) == zi.argmax(axis=1)
+        for g in (False, True):
+            p[agree == g] = recalibrate_top1(p[agree == g], (a_map[0], a_map[1] + a_map[2] * g))
+        return p
+
+    return {"text": text, "photo": photo, "both": fused}
+
+
+def score(logits: dict[str, np.ndarray], y: np.ndarray, o: Options) -> dict[str, Any]:
+    """Pooled held-out probabilities per mode, in `scripts.cv --save`'s layout."""
+    n, k = len(y), logits["inner_t0"].shape[1]
+    probs = {m: np.zeros((n, k)) for m in MODES}
+    seen = {m: np.zeros(n, dtype=bool) for m in MODES}
+    fold_of = np.full(n, -1)
+    f = 0
+    while f"tr{f}" in logits:
+        tr, te = logits[f"tr{f}"], logits[f"te{f}"]
+        cal = calibrate(
+            logits[f"inner_t{f}"], logits[f"inner_i{f}"], y[tr], float(logits[f"shrink{f}"]), o
+        )
+        zt, zi = logits[f"test_t{f}"], logits[f"test_i{f}"]
+        has_t, has_i = ~np.isnan(zt[:, 0]), ~np.isnan(zi[:, 0])
+        both = has_t & has_i
+        answers = {
+            "text_only": (has_t, cal["text"](zt[has_t])),
+            "image_only": (has_i, cal["photo"](zi[has_i])),
+            "text_image": (both, cal["both"](zt[both], zi[both])),
+            "text_only_on_text_image_rows": (both, cal["text"](zt[both])),
+        }
+        for mode, (rows, p) in answers.items():
+            probs[mode][te[rows]] = p
+            seen[mode][te[rows]] = True
+        fold_of[te] = f
+        f += 1
+    out: dict[str, Any] = {}
+    for m in MODES:
+        out |= {f"{m}_y": y[seen[m]], f"{m}_p": probs[m][seen[m]], f"{m}_fold": fold_of[seen[m]]}
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/rakuten"))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--cache", type=Path, default=Path(".work/cv"))
+    parser.add_argument("--out", type=Path, required=True, help="a folder for VARIANT.npz")
+    parser.add_argument("variants", nargs="*", help=f"of {', '.join(VARIANTS)} (default: all)")
+    args = parser.parse_args(argv)
+    unknown = set(args.variants) - set(VARIANTS)
+    if unknown:
+        parser.error(
+            f"unknown variants {', '.join(sorted(unknown))}: choose from {', '.join(VARIANTS)}"
+        )
+    hp = Hyperparameters()
+    data = cached_training_set(args.data, args.cache, hp)
+    key = hashlib.sha256(f"{_data_key(args.data)} {hp} {args.folds}".encode()).hexdigest()[:16]
+    path = args.cache / f"{key}-head-logits.npz"
+    if not path.is_file():
+        np.savez_compressed(path, **head_logits(data, hp, args.folds))
+    logits = dict(np.load(path))
+    classes = np.array([f"{c.code} {c.name_en}" for c in data.taxonomy.categories])
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.variants or VARIANTS:
+        print(name, file=sys.stderr)
+        saved = score(logits, data.y, VARIANTS[name])
+        np.savez_compressed(args.out / f"{name}.npz", classes=classes, **saved)
+        print(f"{name}: {args.out / f'{name}.npz'}")
+
+
+if __name__ == "__main__":
+    main()
