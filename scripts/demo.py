@@ -47,7 +47,7 @@ def main() -> None:
     write_sample_catalog(WORK / "test", per_class=4, seed=2, split="test")
 
     print(
-        "2/4 training: photo features (EfficientNet-Lite0), text embeddings (e5), then 5-fold\n"
+        "2/4 training: photo features (EfficientNet-Lite2), text embeddings (e5), then 5-fold\n"
         "    out-of-fold fits to calibrate the probabilities; about 2 min on an idle 2-core machine"
     )
     result = train(WORK / "train")

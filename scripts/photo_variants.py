@@ -6,10 +6,15 @@ stages, so every pooling variant of that pass costs nothing more. Features go to
 
     python -m scripts.photo_variants --data ../shared/data/rakuten squash:224 trim-letterbox:224
     python -m scripts.photo_variants --backbone efficientnet-lite2 --flip letterbox:260
+    python -m scripts.photo_variants --backbone efficientnet-lite2 --onnx letterbox:260
 
-Another backbone (`--backbone`, its weights package installed) writes
-`<backbone>-<handling>-<size>.npz`; `--flip` adds `<key>flip` features, the average of the photo's and
-its mirror's (test-time augmentation).
+Another backbone than Lite0 (`--backbone`, its weights package installed; Lite0's is no longer
+pinned since Lite2 ships) writes `<backbone>-<handling>-<size>.npz`; `--flip` adds `<key>flip`
+features, the average of the photo's and its mirror's (test-time augmentation). `--onnx` encodes as training and serving do: the backbone
+exported to ONNX (`prodcat.image_encoder._pooled`, at that size) and run on onnxruntime in
+batches of 2, keeping only `avg` and `s6avg` (2-4x cheaper than torch; the only way the bigger
+backbones finish on a loaded 2-core host), and reports the encoding's CPU-ms per photo and the
+session's load time.
 
 Handlings: squash (stretch to the square), letterbox (fit, pad white), crop (centre), and
 trim-<one of those> (the photo first cut to its non-white content, as a seller's unpadded photo).
@@ -132,6 +137,29 @@ def _encode(net: Any, pixels: np.ndarray) -> dict[str, np.ndarray]:
     return {k: v.numpy().astype(np.float32) for k, v in out.items()}
 
 
+class OnnxVariant:
+    """`net` exported with `_pooled` (avg + stage 6's avg) for `size` px, on onnxruntime with the
+    options `prodcat.image_encoder.OnnxEncoder` uses; `encode` returns those two blocks."""
+
+    def __init__(self, net: Any, size: int, path: Path) -> None:
+        from prodcat.image_encoder import _pooled, export_module, onnx_session
+
+        self.s6 = stage_blocks(net)["s6"]
+        self.s6_width = net._blocks[self.s6]._project_conv.out_channels
+        path.parent.mkdir(parents=True, exist_ok=True)
+        export_module(_pooled(net, self.s6), path, size)
+        started = time.perf_counter()
+        self.session = onnx_session(path)
+        self.load_s = time.perf_counter() - started
+        self.cpu_s = 0.0
+
+    def encode(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
+        cpu = time.process_time()
+        (f,) = self.session.run(["features"], {"pixels": pixels.astype(np.float32)})
+        self.cpu_s += time.process_time() - cpu
+        return {"avg": f[:, :1280], "s6avg": f[:, 1280:]}
+
+
 def main(argv: list[str] | None = None) -> None:
     import torch
 
@@ -139,11 +167,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/rakuten"))
     parser.add_argument("--backbone", default=BACKBONE, help="efficientnet-lite0, -lite1, -lite2")
     parser.add_argument("--flip", action="store_true", help="also the mirror-averaged features")
+    parser.add_argument("--onnx", action="store_true", help="onnxruntime, batches of 2, avg+s6avg")
     parser.add_argument("variants", nargs="+", help="HANDLING:SIZE")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     net = load_net(args.backbone)
-    prefix = "" if args.backbone == BACKBONE else f"{args.backbone}-"
+    # Unprefixed files are Lite0's, the backbone every screen used before Lite2 shipped.
+    prefix = "" if args.backbone == "efficientnet-lite0" else f"{args.backbone}-"
     listings, _ = load_listings(args.data, load_taxonomy(args.data))
     paths = [x.photo for x in listings]
     OUT.mkdir(parents=True, exist_ok=True)
@@ -152,11 +182,14 @@ def main(argv: list[str] | None = None) -> None:
         started, cpu = time.perf_counter(), time.process_time()
         rows = [i for i, p in enumerate(paths) if p is not None]
         per_row: list[dict[str, np.ndarray] | None] = [None] * len(paths)
-        for s in range(0, len(rows), 8):
-            batch = [(i, load(paths[i], int(size), handling)) for i in rows[s : s + 8]]  # type: ignore[arg-type]
+        onnx = OnnxVariant(net, int(size), OUT / f"{prefix}{variant}.onnx") if args.onnx else None
+        step = 2 if onnx else 8
+        for s in range(0, len(rows), step):
+            batch = [(i, load(paths[i], int(size), handling)) for i in rows[s : s + step]]  # type: ignore[arg-type]
             good = [(i, a) for i, a in batch if a is not None]
             if good:
-                enc = encode(net, np.stack([a for _, a in good]), args.flip)
+                pixels = np.stack([a for _, a in good])
+                enc = onnx.encode(pixels) if onnx else encode(net, pixels, args.flip)
                 for j, (i, _) in enumerate(good):
                     per_row[i] = {k: v[j] for k, v in enc.items()}
         has = np.array([r is not None for r in per_row])
@@ -166,6 +199,14 @@ def main(argv: list[str] | None = None) -> None:
             arrays[k] = np.stack([r[k] if r is not None else np.zeros_like(like) for r in per_row])
         np.savez(OUT / f"{prefix}{handling}-{size}.npz", **arrays)
         n = int(has.sum())
+        if onnx:
+            print(
+                f"{prefix}{variant} onnx: {n} photos, {time.perf_counter() - started:.0f} s wall, "
+                f"encoding {onnx.cpu_s / n * 1000:.1f} CPU-ms per photo (batches of 2), "
+                f"session load {onnx.load_s:.2f} s, features 1280+{onnx.s6_width}",
+                file=sys.stderr,
+            )
+            continue
         print(
             f"{prefix}{variant}{' +flip' if args.flip else ''}: {n} photos, {time.perf_counter() - started:.0f} s wall, "
             f"{(time.process_time() - cpu) / n * 1000:.0f} CPU-ms per photo (torch, batches of 8)",

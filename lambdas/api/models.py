@@ -6,7 +6,7 @@ two can never disagree about what a listing is.
 Photos travel inline, base64 in the JSON body, up to `MAX_PHOTO_BYTES` decoded. The limit is
 set by the tightest hop: a serverless endpoint takes 4 MB per request, and 2.5 MiB of photo is
 3.4 MB of base64, leaving room for the longest title and description. (API Gateway takes
-10 MB and Lambda 6 MB.) The model looks at 224x224 pixels, so a website should downscale a
+10 MB and Lambda 6 MB.) The model looks at 260x260 pixels, so a website should downscale a
 phone photo to about 1,000 px before sending it: that is faster for the seller too. An upload
 URL to S3 would lift the limit but cost a second round trip on every prediction.
 """

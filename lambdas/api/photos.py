@@ -19,7 +19,7 @@ def accepted_photo(encoded: str | None) -> bytes | None:
     if len(photo) > MAX_PHOTO_BYTES:
         raise PayloadTooLarge(
             f"the photo is {len(photo)} bytes; the limit is {MAX_PHOTO_BYTES} bytes. Downscale "
-            "it to about 1000 px on its longest side (the model looks at 224x224).",
+            "it to about 1000 px on its longest side (the model looks at 260x260).",
             limit_bytes=MAX_PHOTO_BYTES,
         )
     if photo_extension(photo) is None:

@@ -94,7 +94,8 @@ def test_products_refuses_what_the_model_refuses_and_stores_nothing(api: Api, na
 @pytest.mark.parametrize("name", STORED)
 def test_products_stores_every_format_the_model_reads(api: Api, name: str) -> None:
     photo = STORED[name]
-    assert model_photos.decode_photo(photo).shape == (224, 224, 3)
+    size = model_photos.IMAGE_SIZE
+    assert model_photos.decode_photo(photo).shape == (size, size, 3)
     status, _, answer = api.admin("POST", "/products", product(photo))
     assert status == 201, answer
     assert answer["photo_key"] in s3_keys(api.env["DATA_LAKE_BUCKET"], "raw/products/photos/")

@@ -139,12 +139,15 @@ def test_training_is_deterministic_and_round_trips(
     assert a.temperatures == b.temperatures
 
 
-@pytest.mark.parametrize("recorded", ["letterbox-224/avg", "squash-224/avg", None])
+@pytest.mark.parametrize(
+    "recorded", ["letterbox-224/avg+s6avg", "letterbox-224/avg", "squash-224/avg", None]
+)
 def test_a_model_trained_on_other_photo_features_is_refused(
     model_dir: Path, tmp_path: Path, recorded: str | None
 ) -> None:
     # An artifact from before the representation was recorded saw photos stretched to 224;
-    # one from before stage 6 was added, the head's 1,280 features alone.
+    # one from before stage 6 was added, the head's 1,280 features alone; one from before Lite2,
+    # 224 px photos.
     copy = tmp_path / "old"
     shutil.copytree(model_dir, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
@@ -157,5 +160,20 @@ def test_a_model_trained_on_other_photo_features_is_refused(
     old = recorded or "squash-224/avg"
     with pytest.raises(
         ValueError, match=rf"{re.escape(old)} photo features.*train the model again"
+    ):
+        ProductTypeModel.load(copy)
+
+
+def test_a_model_trained_on_lite0_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    """Models from before the Lite2 backbone (issue 12) read another network's features."""
+    copy = tmp_path / "lite0"
+    shutil.copytree(model_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["image_backbone"].update(
+        name="efficientnet-lite0", sha256="0" * 64, representation="letterbox-224/avg+s6avg"
+    )
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        ValueError, match=r"trained on efficientnet-lite0 features.*train the model again"
     ):
         ProductTypeModel.load(copy)

@@ -1,4 +1,4 @@
-"""encode_listing_photos with the real EfficientNet-Lite0: bad photos counted, text kept."""
+"""encode_listing_photos with the real EfficientNet-Lite2: bad photos counted, text kept."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ does not match its sidecar is refused."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -82,12 +83,13 @@ def test_a_file_that_is_not_the_recorded_export_is_refused(exported: Path, tmp_p
         OnnxEncoder(copy)
 
 
-@pytest.mark.parametrize("recorded", ["letterbox-224/avg", None])
+@pytest.mark.parametrize("recorded", ["letterbox-224/avg+s6avg", "letterbox-224/avg", None])
 def test_a_file_exported_for_other_features_is_refused(
     exported: Path, tmp_path: Path, recorded: str | None
 ) -> None:
     """A file exported before stage 6 was added (its sidecar says so, or says nothing) computes
-    the head's 1,280 features alone: the model's photo head cannot read them."""
+    the head's 1,280 features alone, one exported before Lite2 reads 224 px: the model's photo
+    head cannot read them."""
     copy = tmp_path / "encoder.onnx"
     shutil.copy(exported, copy)
     sidecar = json.loads(Path(f"{exported}.json").read_text())
@@ -96,5 +98,15 @@ def test_a_file_exported_for_other_features_is_refused(
     else:
         sidecar["representation"] = recorded
     Path(f"{copy}.json").write_text(json.dumps(sidecar))
-    with pytest.raises(ValueError, match=r"letterbox-224/avg photo features.*export it again"):
+    old = re.escape(recorded or "letterbox-224/avg")
+    with pytest.raises(ValueError, match=rf"{old} photo features.*export it again"):
+        OnnxEncoder(copy)
+
+
+def test_a_file_exported_from_lite0_is_refused(exported: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "encoder.onnx"
+    shutil.copy(exported, copy)
+    sidecar = json.loads(Path(f"{exported}.json").read_text())
+    Path(f"{copy}.json").write_text(json.dumps({**sidecar, "backbone": "efficientnet-lite0"}))
+    with pytest.raises(ValueError, match=r"not the exported efficientnet-lite2.*export it again"):
         OnnxEncoder(copy)

@@ -34,7 +34,7 @@ def _reason(call: Callable[[], object]) -> str:
         ("WEBP", "RGB", (200, 30, 30)),
     ],
 )
-def test_accepted_formats_decode_to_224_rgb_uint8(
+def test_accepted_formats_decode_to_square_rgb_uint8(
     make_image: Callable[..., bytes], fmt: str, mode: str, color: object
 ) -> None:
     arr = decode_photo(make_image(fmt, size=(300, 120), color=color, mode=mode))

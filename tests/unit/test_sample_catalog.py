@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from prodcat.data import load_listings
-from prodcat.photos import read_photo
+from prodcat.photos import IMAGE_SIZE, read_photo
 from prodcat.sample_catalog import write_sample_catalog
 from prodcat_contracts.taxonomy import builtin_taxonomy, load_taxonomy
 
@@ -58,7 +58,7 @@ def test_loads_with_all_27_classes_and_its_photos(catalog: Path) -> None:
     assert sorted(x.photo for x in with_photo) == photo_files  # type: ignore[type-var]
     assert 0 < len(photo_files) < len(listings)  # default photo_share is 0.8
     assert report.photos_missing == len(listings) - len(photo_files)
-    assert read_photo(photo_files[0]).shape == (224, 224, 3)
+    assert read_photo(photo_files[0]).shape == (IMAGE_SIZE, IMAGE_SIZE, 3)
 
 
 def test_text_looks_like_the_challenge(catalog: Path) -> None:
