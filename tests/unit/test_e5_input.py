@@ -83,6 +83,20 @@ def test_fewer_layers_run_the_real_model_s_first_layers() -> None:
     assert float(six[0] @ six[1]) < 0.95
 
 
+def test_the_query_prefix_is_another_real_embedding_of_the_same_text() -> None:
+    # `prefix` serves scripts.text_variants_cv's screen of e5's "query: " (README: "Text-head
+    # variants screened for issue 12"); the model embeds with "passage: ".
+    texts = ["Piscine hors sol tubulaire Intex", "Roman policier, édition de poche"]
+    passage, default = embed_texts(texts, prefix="passage"), embed_texts(texts)
+    query = embed_texts(texts, prefix="query")
+    assert np.array_equal(passage, default)
+    np.testing.assert_allclose(np.linalg.norm(query, axis=1), 1.0, rtol=1e-5)
+    assert not np.allclose(query, passage)
+    assert np.all(np.sum(query * passage, axis=1) > 0.8)  # the same text, differently framed
+    with pytest.raises(ValueError, match="prefix must be one of passage, query, not 'doc'"):
+        embed_texts(texts, prefix="doc")
+
+
 def _trained(tmp_path: Path, hp: Hyperparameters) -> tuple[Path, list[str]]:
     from prodcat.sample_catalog import write_sample_catalog
     from prodcat.training import load_training_set, train
@@ -115,12 +129,14 @@ def test_a_model_from_before_the_hyperparameter_reads_160_characters_of_the_text
 ) -> None:
     model_dir, _ = _trained(tmp_path, Hyperparameters(folds=2, e5_max_chars=20))
     manifest = json.loads((model_dir / MANIFEST).read_text())
-    for key in ("e5_max_chars", "e5_reads", "e5_layers"):
+    for key in ("e5_max_chars", "e5_reads", "e5_layers", "text_class_weight"):
         del manifest["hyperparameters"][key]
     (model_dir / MANIFEST).write_text(json.dumps(manifest))
     model = ProductTypeModel.load(model_dir)
     loaded = model.hyperparameters
     assert (loaded.e5_max_chars, loaded.e5_reads, loaded.e5_layers) == (160, "text", 12)
+    # Its SVM was fitted without class weights; the manifest now says so.
+    assert loaded.text_class_weight == "none"
     e5.seen.clear()
     e5.layers.clear()
     model.predict_proba([LONG + " " + "x" * 200], [None])

@@ -93,6 +93,18 @@ def test_default_profile_embeds(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls == [(["Piscine tubulaire"], hp.e5_max_chars, hp.e5_reads, hp.e5_layers)]
 
 
+def test_the_text_svm_weighs_classes_as_the_hyperparameter_says() -> None:
+    assert Hyperparameters().text_class_weight == "balanced"
+    assert TextHead(Hyperparameters()).classifier.class_weight == "balanced"
+    assert TextHead(Hyperparameters(profile="fast")).classifier.class_weight == "balanced"
+    none = Hyperparameters.from_json({"text_class_weight": "none"})
+    assert TextHead(none).classifier.class_weight is None
+    with pytest.raises(
+        ValueError, match="text_class_weight must be one of balanced, none, not 'auto'"
+    ):
+        Hyperparameters(text_class_weight="auto")
+
+
 def test_an_unknown_profile_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="profile must be one of default, fast, not 'turbo'"):
         Hyperparameters.from_json({"profile": "turbo"})
