@@ -42,7 +42,7 @@ MANIFEST = "manifest.json"
 WEIGHTS = "model.joblib"
 PROFILES = ("default", "fast")
 # What a model whose manifest lacks these hyperparameters was trained with.
-_E5_BEFORE = {
+_UNRECORDED_DEFAULTS = {
     "e5_max_chars": E5_MAX_CHARS,
     "e5_reads": "text",
     "e5_layers": E5_LAYERS,
@@ -488,9 +488,9 @@ class ProductTypeModel:
         weights = joblib.load(model_dir / WEIGHTS)
         return cls(
             taxonomy=Taxonomy.from_json(manifest["taxonomy"]),
-            # A model from before e5's input was a hyperparameter read what the defaults then said.
+            # A model from before a hyperparameter was recorded read what the defaults then said.
             hyperparameters=Hyperparameters.from_json(
-                {**_E5_BEFORE, **manifest["hyperparameters"]}
+                {**_UNRECORDED_DEFAULTS, **manifest["hyperparameters"]}
             ),
             text_head=weights["text_head"],
             image_head=weights["image_head"],

@@ -26,20 +26,11 @@ from prodcat.metrics import (
     classification_metrics,
     debiased_calibration_error,
     expected_calibration_error,
+    top_k_accuracy,
 )
+from scripts.cv import MODES
 
-MODES = ("text_only", "image_only", "text_image", "text_only_on_text_image_rows")
-
-
-def _fold_top1(y: np.ndarray, p: np.ndarray, folds: np.ndarray) -> list[float]:
-    right = p.argmax(axis=1) == y
-    return [float(right[folds == k].mean()) for k in np.unique(folds)]
-
-
-def _fold_metric(
-    y: np.ndarray, p: np.ndarray, folds: np.ndarray, fn: Callable[[np.ndarray, np.ndarray], float]
-) -> list[float]:
-    return [fn(p[folds == k], y[folds == k]) for k in np.unique(folds)]
+Metric = Callable[[np.ndarray, np.ndarray], float]  # (probabilities, labels) -> figure
 
 
 def _nll(p: np.ndarray, y: np.ndarray) -> float:
@@ -72,8 +63,16 @@ def compare_mode(
     lines = [f"## {mode} ({len(y)} rows)"]
     for key in ("accuracy", "top3_accuracy", "macro_f1", "ece"):
         lines.append(f"{key:>14}: {mb[key]:.4f} -> {ma[key]:.4f} ({ma[key] - mb[key]:+.4f})")
-    fb = _fold_top1(y, pb, before[f"{mode}_fold"])
-    fa = _fold_top1(y, pa, after[f"{mode}_fold"])
+
+    def per_fold(fn: Metric) -> tuple[list[float], list[float]]:
+        """`fn` on each outer fold's rows, before and after."""
+
+        def folds_of(p: np.ndarray, folds: np.ndarray) -> list[float]:
+            return [fn(p[folds == k], y[folds == k]) for k in np.unique(folds)]
+
+        return folds_of(pb, before[f"{mode}_fold"]), folds_of(pa, after[f"{mode}_fold"])
+
+    fb, fa = per_fold(lambda p, y: top_k_accuracy(p, y, 1))
     wins = sum(a > b for a, b in zip(fa, fb, strict=True))
     ties = sum(a == b for a, b in zip(fa, fb, strict=True))
     lines.append(
@@ -82,19 +81,10 @@ def compare_mode(
     )
     # Calibration per fold too: a calibration change is judged by the folds it wins, and on
     # ~100 rows a fold's binned ECE is mostly noise, so the debiased estimate is beside it.
-    eb = _fold_metric(y, pb, before[f"{mode}_fold"], expected_calibration_error)
-    ea = _fold_metric(y, pa, after[f"{mode}_fold"], expected_calibration_error)
-    lines.append(f"ECE per fold: {_fold_moves(eb, ea)}")
-    db, da = debiased_calibration_error(pb, y), debiased_calibration_error(pa, y)
-    eb = _fold_metric(y, pb, before[f"{mode}_fold"], debiased_calibration_error)
-    ea = _fold_metric(y, pa, after[f"{mode}_fold"], debiased_calibration_error)
-    lines.append(f"debiased CE: {db:.4f} -> {da:.4f}, per fold: {_fold_moves(eb, ea)}")
-    nb, na = _nll(pb, y), _nll(pa, y)
-    eb, ea = (
-        _fold_metric(y, pb, before[f"{mode}_fold"], _nll),
-        _fold_metric(y, pa, after[f"{mode}_fold"], _nll),
-    )
-    lines.append(f"NLL: {nb:.4f} -> {na:.4f}, per fold: {_fold_moves(eb, ea)}")
+    lines.append(f"ECE per fold: {_fold_moves(*per_fold(expected_calibration_error))}")
+    for name, fn in (("debiased CE", debiased_calibration_error), ("NLL", _nll)):
+        pooled = f"{fn(pb, y):.4f} -> {fn(pa, y):.4f}"
+        lines.append(f"{name}: {pooled}, per fold: {_fold_moves(*per_fold(fn))}")
     right_b, right_a = pb.argmax(axis=1) == y, pa.argmax(axis=1) == y
     fixed, broke = int(np.sum(right_a & ~right_b)), int(np.sum(right_b & ~right_a))
     p_value = binomtest(fixed, fixed + broke).pvalue if fixed + broke else 1.0
