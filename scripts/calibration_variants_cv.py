@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import log_softmax
+from scipy.special import log_softmax, logsumexp
 
 from prodcat.calibration import fit_temperature, fit_top1, recalibrate_top1, softmax
 from prodcat.model import (
@@ -39,7 +39,7 @@ from prodcat.model import (
 from prodcat.training import TrainingSet, _folds
 from scripts.cv import MODES, _data_key, cached_training_set
 
-Predict = Callable[..., np.ndarray]
+Predict = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Options:
     photo_shrink: bool = False  # photo temperature times the fold average's score shrinkage
     photo_mix: bool = False  # photo probabilities mixed with the uniform before the fusion's log
     agree: bool = False  # text+photo's top-1 map with a weight for the heads agreeing
+    fusion_form: str = "loglinear"  # another way to combine the two heads: `FUSION_FORMS`
 
 
 VARIANTS = {
@@ -60,6 +61,12 @@ VARIANTS = {
     "both_top1_fused": Options(photo_top1=True, photo_top1_fused=True),
     "photo_mix": Options(photo_mix=True),
     "agree": Options(agree=True),
+    "fuse_bcc": Options(fusion_form="bcc"),
+    "fuse_bcc_photo": Options(fusion_form="bcc_photo"),
+    "fuse_prior": Options(fusion_form="prior"),
+    "fuse_naive_bayes": Options(fusion_form="naive_bayes"),
+    "fuse_linear": Options(fusion_form="linear"),
+    "fuse_photo_conf": Options(fusion_form="photo_conf"),
 }
 
 
@@ -134,6 +141,115 @@ def _agree_map(probs: np.ndarray, agree: np.ndarray, y: np.ndarray) -> np.ndarra
     return res.x
 
 
+Fuse = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _fit_weights(
+    z: Callable[[np.ndarray], np.ndarray],
+    y: np.ndarray,
+    w0: list[float],
+    bounds: list[tuple[float | None, float | None]],
+) -> np.ndarray:
+    """The weights w of the fused logits z(w) that minimise the NLL of y (as `Fusion.fit`)."""
+    rows = np.arange(len(y))
+    res = minimize(
+        lambda w: float(-np.mean(log_softmax(z(w), axis=1)[rows, y])),
+        np.array(w0),
+        method="L-BFGS-B",
+        bounds=bounds,
+    )
+    return res.x
+
+
+def soft_confusion(photo_lp: np.ndarray, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """log M / m: M[c, j] the mean photo probability of type j over rows of true type c (shrunk
+    towards the photo's mean answer m by `alpha` pseudo-rows), m_j the mean over all rows.
+    log sum_j q_j M[c, j] / m_j is then a photo answer q's likelihood under type c: Bayesian
+    classifier combination (Kim & Ghahramani 2012) with the photo head's confusion as the model."""
+    q = np.exp(photo_lp)
+    m = q.mean(axis=0)
+    k = q.shape[1]
+    counts = np.bincount(y, minlength=k)[:, None]
+    sums = np.zeros((k, k))
+    np.add.at(sums, y, q)
+    confusion = (sums + alpha * m) / (counts + alpha)
+    return np.log(confusion) - np.log(m)
+
+
+def _likelihood(photo_lp: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
+    """log L(c) = log sum_j q_j M[c, j] / m_j for each row's photo answer q."""
+    return logsumexp(photo_lp[:, None, :] + log_ratio[None, :, :], axis=2)
+
+
+def fit_fusion_form(
+    form: str,
+    t_lp: np.ndarray,
+    i_lp: np.ndarray,
+    y: np.ndarray,
+    photo_lp: np.ndarray,
+    photo_y: np.ndarray,
+    photo_both: np.ndarray,
+) -> Fuse:
+    """A fusion other than `Fusion`'s  a log p_text + b log p_photo, fitted by NLL on the inner
+    rows with both (t_lp, i_lp, y); photo_lp / photo_y are the photo head's inner out-of-fold
+    answers on every training row with a photo (photo_both: those rows that also have text).
+
+    bcc: a log p_text + b log L(photo), L from the photo's soft confusion on all its rows (the
+      rows with both get L from a confusion fitted without their own fifth, as held-out rows);
+    bcc_photo: ... + g log p_photo beside it;
+    prior: a log p_text + b log p_photo - g log prior (the photo rows' type frequencies);
+    naive_bayes: g = b (the photo's prior divided out, as Bayes' rule combines two experts);
+    linear: log(w p_text + (1 - w) p_photo), a pool that no head can veto;
+    photo_conf: the photo's weight b + g max p_photo (an unsure photo weighs less)."""
+    k = t_lp.shape[1]
+    if form in ("bcc", "bcc_photo"):
+        held = np.zeros_like(photo_lp)
+        for tr, te in _folds(photo_y, 5, 0):
+            held[te] = _likelihood(photo_lp[te], soft_confusion(photo_lp[tr], photo_y[tr]))
+        ratio = soft_confusion(photo_lp, photo_y)
+        l_in = held[photo_both]
+        if form == "bcc":
+            w = _fit_weights(lambda w: w[0] * t_lp + w[1] * l_in, y, [1.0, 1.0], [(0, None)] * 2)
+            return lambda t, i: w[0] * t + w[1] * _likelihood(i, ratio)
+        w = _fit_weights(
+            lambda w: w[0] * t_lp + w[1] * l_in + w[2] * i_lp, y, [1.0, 1.0, 0.0], [(0, None)] * 3
+        )
+        print(f"  bcc_photo weights {w.round(3)}", file=sys.stderr)
+        return lambda t, i: w[0] * t + w[1] * _likelihood(i, ratio) + w[2] * i
+    if form in ("prior", "naive_bayes"):
+        log_prior = np.log((np.bincount(photo_y, minlength=k) + 1.0) / (len(photo_y) + k))
+        if form == "prior":
+            w = _fit_weights(
+                lambda w: w[0] * t_lp + w[1] * i_lp - w[2] * log_prior,
+                y,
+                [1.0, 1.0, 0.0],
+                [(0, None), (0, None), (-5, 5)],
+            )
+            print(f"  prior weights {w.round(3)}", file=sys.stderr)
+            return lambda t, i: w[0] * t + w[1] * i - w[2] * log_prior
+        w = _fit_weights(
+            lambda w: w[0] * t_lp + w[1] * (i_lp - log_prior), y, [1.0, 1.0], [(0, None)] * 2
+        )
+        return lambda t, i: w[0] * t + w[1] * (i - log_prior)
+    if form == "linear":
+        w = _fit_weights(
+            lambda w: np.log(w[0] * np.exp(t_lp) + (1 - w[0]) * np.exp(i_lp)), y, [0.7], [(0, 1)]
+        )
+        print(f"  linear pool text share {w[0]:.3f}", file=sys.stderr)
+        return lambda t, i: np.log(w[0] * np.exp(t) + (1 - w[0]) * np.exp(i))
+    if form == "photo_conf":
+
+        def z(w: np.ndarray, t: np.ndarray, i: np.ndarray) -> np.ndarray:
+            return w[0] * t + (w[1] + w[2] * np.exp(i).max(axis=1, keepdims=True)) * i
+
+        w = _fit_weights(
+            lambda w: z(w, t_lp, i_lp), y, [1.0, 1.0, 0.0], [(0, None), (0, None), (-5, 5)]
+        )
+        print(f"  photo_conf weights {w.round(3)}", file=sys.stderr)
+        return lambda t, i: z(w, t, i)
+    raise ValueError(f"unknown fusion form {form!r}")
+
+
 def calibrate(
     inner_t: np.ndarray, inner_i: np.ndarray, y: np.ndarray, shrink: float, o: Options
 ) -> dict[str, Predict]:
@@ -185,6 +301,13 @@ def calibrate(
         t, i = fusion_inputs(zt, zi)
         return fusion.logits(t, _mix(np.exp(i), eps) if eps else i)
 
+    if o.fusion_form != "loglinear":
+        all_i = log_softmax(inner_i[has_i] / i_temp, axis=1)
+        form = fit_fusion_form(o.fusion_form, t_lp, i_lp, yb, all_i, y[has_i], both[has_i])
+
+        def fused_logits(zt: np.ndarray, zi: np.ndarray) -> np.ndarray:
+            return form(*fusion_inputs(zt, zi))
+
     z = fused_logits(inner_t[both], inner_i[both])
     b_temp = fit_temperature(z, yb)
     agree_in = (inner_t[both].argmax(axis=1) == inner_i[both].argmax(axis=1)).astype(float)
@@ -202,7 +325,8 @@ def calibrate(
             p[agree == g] = recalibrate_top1(p[agree == g], (a_map[0], a_map[1] + a_map[2] * g))
         return p
 
-    return {"text": text, "photo": photo, "both": fused}
+    # "inputs": what the fusion reads of each head (`scripts.fusion_ceiling`)
+    return {"text": text, "photo": photo, "both": fused, "inputs": fusion_inputs}
 
 
 def score(logits: dict[str, np.ndarray], y: np.ndarray, o: Options) -> dict[str, Any]:
@@ -237,13 +361,32 @@ def score(logits: dict[str, np.ndarray], y: np.ndarray, o: Options) -> dict[str,
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
+def cached_head_logits(
+    data_dir: Path, cache: Path, folds: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """`head_logits` of the default hyperparameters, computed once into `cache`; and the labels."""
+    hp = Hyperparameters()
+    data = cached_training_set(data_dir, cache, hp)
+    key = hashlib.sha256(f"{_data_key(data_dir)} {hp} {folds}".encode()).hexdigest()[:16]
+    path = cache / f"{key}-head-logits.npz"
+    if not path.is_file():
+        np.savez_compressed(path, **head_logits(data, hp, folds))
+    return dict(np.load(path)), data.y
+
+
+def head_logits_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options that say where `cached_head_logits` reads and keeps them."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data", type=Path, default=Path("../shared/data/rakuten"))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--cache", type=Path, default=Path(".work/cv"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = head_logits_parser(__doc__)
     parser.add_argument("--out", type=Path, required=True, help="a folder for VARIANT.npz")
     parser.add_argument("variants", nargs="*", help=f"of {', '.join(VARIANTS)} (default: all)")
     args = parser.parse_args(argv)
@@ -252,13 +395,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(
             f"unknown variants {', '.join(sorted(unknown))}: choose from {', '.join(VARIANTS)}"
         )
-    hp = Hyperparameters()
-    data = cached_training_set(args.data, args.cache, hp)
-    key = hashlib.sha256(f"{_data_key(args.data)} {hp} {args.folds}".encode()).hexdigest()[:16]
-    path = args.cache / f"{key}-head-logits.npz"
-    if not path.is_file():
-        np.savez_compressed(path, **head_logits(data, hp, args.folds))
-    logits = dict(np.load(path))
+    data = cached_training_set(args.data, args.cache, Hyperparameters())
+    logits, _ = cached_head_logits(args.data, args.cache, args.folds)
     classes = np.array([f"{c.code} {c.name_en}" for c in data.taxonomy.categories])
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.variants or VARIANTS:

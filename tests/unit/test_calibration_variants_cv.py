@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from scripts.calibration_variants_cv import VARIANTS, score
+from scripts.calibration_variants_cv import VARIANTS, _likelihood, score, soft_confusion
 from scripts.cv import MODES
+from scripts.fusion_ceiling import held_out_inputs, stacker_top1
 
 
 def _logits(n: int = 240, k: int = 4, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -48,3 +49,39 @@ def test_variants_keep_the_rows_and_change_only_what_they_name() -> None:
     assert not np.allclose(runs["softmax_text"]["text_image_p"], shipped["text_image_p"])
     for name in ("photo_top1", "photo_shrink"):
         assert not np.allclose(runs[name]["image_only_p"], shipped["image_only_p"])
+
+
+def test_fusion_forms_change_only_text_and_photo_together() -> None:
+    logits, y = _logits()
+    shipped = score(logits, y, VARIANTS["shipped"])
+    forms = [name for name, o in VARIANTS.items() if o.fusion_form != "loglinear"]
+    assert forms
+    for name in forms:
+        run = score(logits, y, VARIANTS[name])
+        np.testing.assert_array_equal(run["image_only_p"], shipped["image_only_p"])
+        np.testing.assert_allclose(run["text_image_p"].sum(axis=1), 1.0)
+        assert not np.allclose(run["text_image_p"], shipped["text_image_p"]), name
+
+
+def test_soft_confusion_is_a_likelihood_that_knows_the_photos_errors() -> None:
+    # Type 0's photos always look like type 1; type 1's and 2's are recognised.
+    answer = np.array([[0.1, 0.8, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
+    y = np.repeat([0, 1, 2], 50)
+    lp = np.log(np.repeat(answer, 50, axis=0))
+    ratio = soft_confusion(lp, y)
+    m = np.exp(lp).mean(axis=0)
+    np.testing.assert_allclose((np.exp(ratio) * m).sum(axis=1), 1.0)  # rows of M sum to 1
+    like = _likelihood(np.log(answer[[1]]), ratio)[0]
+    # A photo that looks like type 1 is as likely under type 0 as under type 1, not a veto of 0.
+    assert abs(like[0] - like[1]) < 0.05
+    assert like[2] < like[0] - 0.5
+
+
+def test_fusion_ceiling_bounds_the_fitted_fusion() -> None:
+    logits, y = _logits()
+    t, i, yb, fused = held_out_inputs(logits, y)
+    assert t.shape == i.shape == fused.shape and len(yb) == len(t)
+    text = np.mean(t.argmax(axis=1) == yb)
+    # The stacker's first two features are the log-linear fusion's inputs.
+    assert stacker_top1(t, i, yb) >= np.mean((t + 0.5 * i).argmax(axis=1) == yb) - 0.02
+    assert np.mean(fused.argmax(axis=1) == yb) >= text - 0.05
