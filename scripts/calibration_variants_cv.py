@@ -3,7 +3,8 @@
 Once (cached in `.work/cv/`): per outer fold, the text and photo heads fitted as `fit_heads`
 fits them, their inner out-of-fold logits (what the temperatures, top-1 maps and fusion are
 fitted on), their logits on the held-out rows, and how much averaging the fold regressions
-shrank the photo scores. Then each variant refits only the temperatures, the top-1 maps and the
+shrank the photo scores; and, only for `photo_ens_oof`, out-of-fold photo logits of an average
+of regressions (`ensemble_oof_logits`: 50 more fits, ~13 min on 2 loaded cores). Then each variant refits only the temperatures, the top-1 maps and the
 fusion, and is saved in `scripts.cv --save`'s format; `shipped` reproduces `scripts.cv`'s
 probabilities, so `scripts.cv_compare` says what each variant changes:
 
@@ -26,7 +27,13 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, logsumexp
 
-from prodcat.calibration import fit_temperature, fit_top1, recalibrate_top1, softmax
+from prodcat.calibration import (
+    fit_temperature,
+    fit_top1,
+    recalibrate_top1,
+    softmax,
+    with_top1,
+)
 from prodcat.model import (
     Fusion,
     Hyperparameters,
@@ -51,6 +58,8 @@ class Options:
     photo_mix: bool = False  # photo probabilities mixed with the uniform before the fusion's log
     agree: bool = False  # text+photo's top-1 map with a weight for the heads agreeing
     fusion_form: str = "loglinear"  # another way to combine the two heads: `FUSION_FORMS`
+    photo_map: str = ""  # photos through a map of `PHOTO_MAPS` fitted on the inner OOF rows
+    photo_ens_oof: bool = False  # photo calibration fitted on `ensemble_oof_logits`
 
 
 VARIANTS = {
@@ -67,6 +76,10 @@ VARIANTS = {
     "fuse_naive_bayes": Options(fusion_form="naive_bayes"),
     "fuse_linear": Options(fusion_form="linear"),
     "fuse_photo_conf": Options(fusion_form="photo_conf"),
+    "photo_beta": Options(photo_map="beta"),
+    "photo_vector": Options(photo_map="vector"),
+    "photo_shrink_beta": Options(photo_shrink=True, photo_map="beta"),
+    "photo_ens_oof": Options(photo_ens_oof=True),
 }
 
 
@@ -121,6 +134,40 @@ def head_logits(data: TrainingSet, hp: Hyperparameters, folds: int) -> dict[str,
         out |= {f"tr{f}": tr, f"te{f}": te, f"shrink{f}": np.array(shrink)}
         out |= {f"inner_{k}{f}": v for k, v in inner.items()}
         out |= {f"test_{k}{f}": v for k, v in held.items()}
+    return out
+
+
+def ensemble_oof_logits(data: TrainingSet, hp: Hyperparameters, folds: int) -> dict[str, Any]:
+    """Per outer fold f, ens_i{f}: out-of-fold photo logits of an average of fold regressions,
+    as the shipped head is one, where `inner_i{f}` are one regression's. Pairwise-nested: for
+    the inner folds F_1..F_K, a regression fitted on the rows outside F_j and F_k for every
+    pair; a row of F_k is scored by the average of the K - 1 regressions that left F_k out
+    (K (K - 1) / 2 more fits, each on (K - 2) / K of the rows)."""
+    n_classes = len(data.taxonomy)
+    out: dict[str, Any] = {}
+    for f, (tr, _) in enumerate(_folds(data.y, folds, hp.seed + 1000)):
+        print(f"fold {f + 1}/{folds}: ensemble out-of-fold photo logits", file=sys.stderr)
+        train = data.subset(tr)
+        rows, y = train.image_rows, train.y[train.image_rows]
+        head = ImageHead(hp)
+        scaler, regression = head.pipeline.steps[0][1], head.pipeline.steps[-1][1]
+        x = scaler.fit_transform(np.stack([train.photos[i] for i in rows]))
+        fold_of = np.empty(len(y), dtype=int)
+        inner = _folds(y, hp.folds, hp.seed)
+        for k, (_, test_idx) in enumerate(inner):
+            fold_of[test_idx] = k
+        pair: dict[tuple[int, int], Any] = {}
+        for j in range(len(inner)):
+            for k in range(j + 1, len(inner)):
+                keep = (fold_of != j) & (fold_of != k)
+                pair[j, k] = pair[k, j] = copy.deepcopy(regression).fit(x[keep], y[keep])
+        ens = np.zeros((len(y), n_classes))
+        for k in range(len(inner)):
+            average = average_linear([pair[k, j] for j in range(len(inner)) if j != k])
+            lp = np.log(np.clip(average.predict_proba(x[fold_of == k]), 1e-12, 1.0))
+            ens[fold_of == k] = _full(average.classes_, lp, n_classes, missing=np.log(1e-12))
+        out[f"ens_i{f}"] = np.full((len(tr), n_classes), np.nan)
+        out[f"ens_i{f}"][rows] = ens
     return out
 
 
@@ -250,6 +297,62 @@ def fit_fusion_form(
     raise ValueError(f"unknown fusion form {form!r}")
 
 
+def _beta_map(probs: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Beta calibration of the top-1 (Kull et al. 2017): logit c' = a ln c - b ln(1 - c) + m,
+    a, b >= 0 (3 parameters; Platt's is a = b), by log-loss on whether the top-1 is right."""
+    c = np.clip(probs.max(axis=1), 1e-6, 1 - 1e-6)
+    feats, sign = np.stack([np.log(c), -np.log1p(-c)], axis=1), 2 * (probs.argmax(axis=1) == y) - 1
+    w = minimize(
+        lambda w: float(np.mean(np.logaddexp(0.0, -sign * (feats @ w[:2] + w[2])))),
+        np.array([1.0, 1.0, 0.0]),
+        method="L-BFGS-B",
+        bounds=[(0.0, 20.0), (0.0, 20.0), (-10.0, 10.0)],
+    ).x
+    print(f"  photo beta map: a {w[0]:.3f} b {w[1]:.3f} m {w[2]:+.3f}", file=sys.stderr)
+
+    def apply(p: np.ndarray) -> np.ndarray:
+        c = np.clip(p.max(axis=1), 1e-6, 1 - 1e-6)
+        z = w[0] * np.log(c) - w[1] * np.log1p(-c) + w[2]
+        return with_top1(p, 1.0 / (1.0 + np.exp(-z)))
+
+    return apply
+
+
+def _vector_map(probs: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Vector scaling with an L2 pull toward the identity (per class a scale s_k and a bias b_k
+    on the temperature's log-probabilities, lam * (|s - 1|^2 + |b|^2) added to the mean NLL;
+    Kull et al. 2019's ODIR, diagonal): lam picked by 5-fold CV on these rows from a grid."""
+    lp, k = np.log(np.clip(probs, 1e-12, 1.0)), probs.shape[1]
+
+    def fit(rows: np.ndarray, lam: float) -> np.ndarray:
+        def loss(w: np.ndarray) -> float:
+            z = log_softmax(lp[rows] * w[:k] + w[k:], axis=1)
+            pen = lam * (np.sum((w[:k] - 1) ** 2) + np.sum(w[k:] ** 2))
+            return float(-np.mean(z[np.arange(len(rows)), y[rows]]) + pen)
+
+        return minimize(loss, np.r_[np.ones(k), np.zeros(k)], method="L-BFGS-B").x
+
+    def held_nll(lam: float) -> float:
+        total = 0.0
+        for train, test in _folds(y, 5, 0):
+            w = fit(train, lam)
+            total -= log_softmax(lp[test] * w[:k] + w[k:], axis=1)[
+                np.arange(len(test)), y[test]
+            ].sum()
+        return total / len(y)
+
+    lam = min((1e-4, 1e-3, 1e-2, 1e-1), key=held_nll)
+    w = fit(np.arange(len(y)), lam)
+    print(
+        f"  photo vector map: lam {lam:g}, |s-1| {np.abs(w[:k] - 1).max():.3f} |b| {np.abs(w[k:]).max():.3f}",
+        file=sys.stderr,
+    )
+    return lambda p: np.exp(log_softmax(np.log(np.clip(p, 1e-12, 1.0)) * w[:k] + w[k:], axis=1))
+
+
+PHOTO_MAPS = {"beta": _beta_map, "vector": _vector_map}
+
+
 def calibrate(
     inner_t: np.ndarray, inner_i: np.ndarray, y: np.ndarray, shrink: float, o: Options
 ) -> dict[str, Predict]:
@@ -262,12 +365,17 @@ def calibrate(
     i_map = fit_top1(softmax(inner_i[has_i], i_temp), y[has_i])
     if o.photo_shrink:  # the shipped average's scores are `shrink` times the folds'
         i_temp *= shrink
+    photo_map = (
+        PHOTO_MAPS[o.photo_map](softmax(inner_i[has_i], i_temp), y[has_i]) if o.photo_map else None
+    )
 
     def text(z: np.ndarray) -> np.ndarray:
         return recalibrate_top1(softmax(z, t_temp), t_map)
 
     def photo(z: np.ndarray) -> np.ndarray:
         p = softmax(z, i_temp)
+        if photo_map is not None:
+            return photo_map(p)
         return recalibrate_top1(p, i_map) if o.photo_top1 else p
 
     def fusion_inputs(zt: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -338,9 +446,8 @@ def score(logits: dict[str, np.ndarray], y: np.ndarray, o: Options) -> dict[str,
     f = 0
     while f"tr{f}" in logits:
         tr, te = logits[f"tr{f}"], logits[f"te{f}"]
-        cal = calibrate(
-            logits[f"inner_t{f}"], logits[f"inner_i{f}"], y[tr], float(logits[f"shrink{f}"]), o
-        )
+        inner_i = logits[f"ens_i{f}" if o.photo_ens_oof else f"inner_i{f}"]
+        cal = calibrate(logits[f"inner_t{f}"], inner_i, y[tr], float(logits[f"shrink{f}"]), o)
         zt, zi = logits[f"test_t{f}"], logits[f"test_i{f}"]
         has_t, has_i = ~np.isnan(zt[:, 0]), ~np.isnan(zi[:, 0])
         both = has_t & has_i
@@ -374,6 +481,17 @@ def cached_head_logits(
     return dict(np.load(path)), data.y
 
 
+def cached_ensemble_oof(data_dir: Path, cache: Path, folds: int) -> dict[str, np.ndarray]:
+    """`ensemble_oof_logits` of the default hyperparameters, computed once into `cache`."""
+    hp = Hyperparameters()
+    key = hashlib.sha256(f"{_data_key(data_dir)} {hp} {folds}".encode()).hexdigest()[:16]
+    path = cache / f"{key}-photo-ensemble-oof.npz"
+    if not path.is_file():  # 50 more photo regressions: ~13 min on 2 loaded cores
+        data = cached_training_set(data_dir, cache, hp)
+        np.savez_compressed(path, **ensemble_oof_logits(data, hp, folds))
+    return dict(np.load(path))
+
+
 def head_logits_parser(doc: str | None) -> argparse.ArgumentParser:
     """The options that say where `cached_head_logits` reads and keeps them."""
     parser = argparse.ArgumentParser(
@@ -397,6 +515,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     data = cached_training_set(args.data, args.cache, Hyperparameters())
     logits, _ = cached_head_logits(args.data, args.cache, args.folds)
+    if any(VARIANTS[name].photo_ens_oof for name in args.variants or VARIANTS):
+        logits |= cached_ensemble_oof(args.data, args.cache, args.folds)
     classes = np.array([f"{c.code} {c.name_en}" for c in data.taxonomy.categories])
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.variants or VARIANTS:

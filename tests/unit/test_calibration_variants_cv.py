@@ -2,7 +2,14 @@
 
 import numpy as np
 
-from scripts.calibration_variants_cv import VARIANTS, _likelihood, score, soft_confusion
+from prodcat.calibration import with_top1
+from scripts.calibration_variants_cv import (
+    VARIANTS,
+    _beta_map,
+    _likelihood,
+    score,
+    soft_confusion,
+)
 from scripts.cv import MODES
 from scripts.fusion_ceiling import held_out_inputs, stacker_top1
 
@@ -26,6 +33,7 @@ def _logits(n: int = 240, k: int = 4, seed: int = 0) -> tuple[dict[str, np.ndarr
             t[rows % 7 == 0] = np.nan  # no text
             i[rows % 3 == 0] = np.nan  # no photo
             out |= {f"{part}_t{f}": t, f"{part}_i{f}": i}
+        out[f"ens_i{f}"] = out[f"inner_i{f}"] * 0.9  # an average of regressions: less sharp
         out |= {f"tr{f}": tr, f"te{f}": te, f"shrink{f}": np.array(0.97)}
     return out, y
 
@@ -47,8 +55,33 @@ def test_variants_keep_the_rows_and_change_only_what_they_name() -> None:
         np.testing.assert_array_equal(run["text_only_p"], shipped["text_only_p"])
     np.testing.assert_array_equal(runs["softmax_text"]["image_only_p"], shipped["image_only_p"])
     assert not np.allclose(runs["softmax_text"]["text_image_p"], shipped["text_image_p"])
-    for name in ("photo_top1", "photo_shrink"):
+    for name in ("photo_top1", "photo_shrink", "photo_beta", "photo_vector", "photo_ens_oof"):
         assert not np.allclose(runs[name]["image_only_p"], shipped["image_only_p"])
+        assert np.allclose(runs[name]["image_only_p"].sum(axis=1), 1.0)
+    # Top-1 maps keep every photo's answer; the vector map may change it.
+    for name in ("photo_top1", "photo_shrink", "photo_beta", "photo_shrink_beta", "photo_ens_oof"):
+        np.testing.assert_array_equal(
+            runs[name]["image_only_p"].argmax(axis=1), shipped["image_only_p"].argmax(axis=1)
+        )
+    # Photo maps alone leave text+photo as it is (the fusion reads the temperature's answer).
+    for name in ("photo_beta", "photo_vector"):
+        np.testing.assert_array_equal(runs[name]["text_image_p"], shipped["text_image_p"])
+
+
+def test_beta_map_keeps_the_order_and_the_sum() -> None:
+    rng = np.random.default_rng(1)
+    p = np.exp(rng.normal(0, 1.5, (400, 5)))
+    p /= p.sum(axis=1, keepdims=True)
+    y = np.where(
+        rng.random(400) < p.max(axis=1) ** 0.7, p.argmax(axis=1), (p.argmax(axis=1) + 1) % 5
+    )
+    mapped = _beta_map(p, y)(p)
+    np.testing.assert_array_equal(mapped.argmax(axis=1), p.argmax(axis=1))
+    np.testing.assert_allclose(mapped.sum(axis=1), 1.0)
+    # The map's target is more confident than p (y is right more often than p says).
+    assert mapped.max(axis=1).mean() > p.max(axis=1).mean()
+    # with_top1 with the top-1 unchanged is the identity.
+    np.testing.assert_allclose(with_top1(p, p.max(axis=1)), p)
 
 
 def test_fusion_forms_change_only_text_and_photo_together() -> None:
