@@ -129,7 +129,7 @@ def test_a_model_from_before_the_hyperparameter_reads_160_characters_of_the_text
 ) -> None:
     model_dir, _ = _trained(tmp_path, Hyperparameters(folds=2, e5_max_chars=20))
     manifest = json.loads((model_dir / MANIFEST).read_text())
-    for key in ("e5_max_chars", "e5_reads", "e5_layers", "text_class_weight"):
+    for key in ("e5_max_chars", "e5_reads", "e5_layers", "text_class_weight", "text_nb_share"):
         del manifest["hyperparameters"][key]
     (model_dir / MANIFEST).write_text(json.dumps(manifest))
     model = ProductTypeModel.load(model_dir)
@@ -137,6 +137,7 @@ def test_a_model_from_before_the_hyperparameter_reads_160_characters_of_the_text
     assert (loaded.e5_max_chars, loaded.e5_reads, loaded.e5_layers) == (160, "text", 12)
     # Its SVM was fitted without class weights; the manifest now says so.
     assert loaded.text_class_weight == "none"
+    assert loaded.text_nb_share == 0.0  # and without an NB-SVM
     e5.seen.clear()
     e5.layers.clear()
     model.predict_proba([LONG + " " + "x" * 200], [None])
