@@ -4,8 +4,9 @@ One artifact answers text only, photo only, or both:
 - text: TF-IDF over words (1-2 grams), characters (2-5 grams) and the title's characters (2-5
   grams), plus a multilingual e5 sentence embedding -> linear SVM (mixed with an NB-SVM)
 - photo: frozen EfficientNet-Lite2 features -> standardised -> multinomial logistic regression
+  (after its temperature, a per-class vector scaling: `calibration.VectorMap`)
 - both: a learned log-linear fusion  z = a * log p_text + b * log p_photo + c (p_text after
-  its top-1 map: `Fusion.text_top1`)
+  its top-1 map: `Fusion.text_top1`; p_photo after its vector map)
 Each mode's probabilities are temperature-scaled on out-of-fold predictions (never on test data).
 """
 
@@ -29,7 +30,7 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from prodcat.calibration import recalibrate_top1
+from prodcat.calibration import VectorMap, recalibrate_top1
 from prodcat.image_encoder import BACKBONE, REPRESENTATION, weights_sha256
 from prodcat.text_encoder import E5_DIM, E5_LAYERS, E5_MAX_CHARS, E5_READS, embed_texts
 from prodcat_contracts.taxonomy import Taxonomy
@@ -422,6 +423,9 @@ class ProductTypeModel:
     # Per mode, after the temperature: (a, b) of the top-1 Platt map (calibration.fit_top1).
     # Absent (models from before it): the temperature alone.
     top1: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # The photo's per-class vector map after its temperature, for photo-only answers and the
+    # fusion's photo input alike (`image_log_proba`). None (models from before it): no map.
+    photo_map: VectorMap | None = None
 
     @property
     def n_classes(self) -> int:
@@ -438,7 +442,9 @@ class ProductTypeModel:
         if self.image_head is None:
             raise ModelCapabilityError("this model was trained without photos; send a text")
         logits = self.image_head.logits(features, self.n_classes)
-        return log_softmax(logits / self.temperatures["image_only"], axis=1)
+        lp = log_softmax(logits / self.temperatures["image_only"], axis=1)
+        # Here, not in predict_proba: the fusion reads the mapped photo, as `fit_heads` fitted it.
+        return lp if self.photo_map is None else self.photo_map.apply(lp)
 
     def fused_log_proba(self, text_lp: np.ndarray, image_lp: np.ndarray) -> np.ndarray:
         """Text+photo log-probabilities from the heads' temperature-scaled log-probabilities."""
@@ -498,6 +504,8 @@ class ProductTypeModel:
             "fusion": asdict(self.fusion),
             "temperatures": self.temperatures,
             "top1_calibration": {k: list(v) for k, v in self.top1.items()},
+            # Per class index: scale, bias (and the pull lam the inner CV picked).
+            **({"photo_vector_map": self.photo_map.to_json()} if self.photo_map else {}),
             "image_backbone": {
                 "name": BACKBONE,
                 "sha256": weights_sha256(),
@@ -534,10 +542,17 @@ class ProductTypeModel:
                 f"the model's photo head was trained on {trained_on} photo features, and this "
                 f"code computes {REPRESENTATION}: train the model again with this version"
             )
+        taxonomy = Taxonomy.from_json(manifest["taxonomy"])
+        # Checked before the weights load: a wrong-length map is refused, never broadcast.
+        photo_map = (
+            VectorMap.from_json(manifest["photo_vector_map"], len(taxonomy))
+            if "photo_vector_map" in manifest
+            else None
+        )
         # joblib is pickle: load artifacts only from the project's own model bucket.
         weights = joblib.load(model_dir / WEIGHTS)
         return cls(
-            taxonomy=Taxonomy.from_json(manifest["taxonomy"]),
+            taxonomy=taxonomy,
             # A model from before a hyperparameter was recorded read what the defaults then said.
             hyperparameters=Hyperparameters.from_json(
                 {**_UNRECORDED_DEFAULTS, **manifest["hyperparameters"]}
@@ -552,4 +567,5 @@ class ProductTypeModel:
                 k: (float(v[0]), float(v[1]))
                 for k, v in manifest.get("top1_calibration", {}).items()
             },
+            photo_map=photo_map,
         )

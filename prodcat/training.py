@@ -15,11 +15,12 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.special import log_softmax
 
-from prodcat.calibration import fit_temperature, fit_top1, softmax
+from prodcat.calibration import VectorMap, fit_temperature, fit_top1, fit_vector_map, softmax
 from prodcat.data import Listing, LoadReport, load_listings
 from prodcat.features import encode_listing_photos
 from prodcat.image_encoder import photo_encoder
@@ -130,6 +131,21 @@ class FittedHeads:
     fusion: Fusion
     temperatures: dict[str, float]
     top1: dict[str, tuple[float, float]]
+    photo_map: VectorMap | None = None
+
+    def model(self, taxonomy: Taxonomy, hp: Hyperparameters, **kw: Any) -> ProductTypeModel:
+        """The model these heads make (`kw`: its version and metadata)."""
+        return ProductTypeModel(
+            taxonomy,
+            hp,
+            self.text_head,
+            self.image_head,
+            self.fusion,
+            self.temperatures,
+            top1=self.top1,
+            photo_map=self.photo_map,
+            **kw,
+        )
 
 
 def fit_heads(data: TrainingSet, hp: Hyperparameters) -> FittedHeads:
@@ -143,6 +159,7 @@ def fit_heads(data: TrainingSet, hp: Hyperparameters) -> FittedHeads:
     n = len(data.y)
 
     text_head = image_head = None
+    photo_map: VectorMap | None = None
     temps = {"text_only": 1.0, "image_only": 1.0, "text_image": 1.0}
     top1: dict[str, tuple[float, float]] = {}
     text_oof = np.zeros((n, n_classes))
@@ -162,7 +179,16 @@ def fit_heads(data: TrainingSet, hp: Hyperparameters) -> FittedHeads:
         image_oof[image_rows] = logits / temps["image_only"]
         # No top-1 map for photos alone: the regression's probabilities are already calibrated by
         # the temperature, and the map made them worse in CV (ECE 0.032 -> 0.038, `make cv`).
+        # A per-class vector map on the same out-of-fold rows, its pull picked by CV over the
+        # head's own folds (`calibration.VectorMap`, figures there).
+        photo_map = fit_vector_map(
+            log_softmax(image_oof[image_rows], axis=1), yi, _folds(yi, hp.folds, hp.seed)
+        )
+        if photo_map is not None:
+            image_oof[image_rows] = photo_map.apply(log_softmax(image_oof[image_rows], axis=1))
 
+    # The fusion reads the photo after its vector map (applied above), as the model serves it:
+    # text+photo NLL lower on 5 of 5 folds than fitted on the unmapped photo (VectorMap).
     both = np.intersect1d(text_rows, image_rows)
     t_lp, i_lp = log_softmax(text_oof[both], axis=1), log_softmax(image_oof[both], axis=1)
     if "text_only" in top1:
@@ -178,7 +204,7 @@ def fit_heads(data: TrainingSet, hp: Hyperparameters) -> FittedHeads:
         # it the CV's ECE was 0.072, with it 0.049 (lower on 4 of 5 folds).
         temps["text_image"] = fit_temperature(fused, data.y[both])
         top1["text_image"] = fit_top1(softmax(fused, temps["text_image"]), data.y[both])
-    return FittedHeads(text_head, image_head, fusion, temps, top1)
+    return FittedHeads(text_head, image_head, fusion, temps, top1, photo_map)
 
 
 def train(
@@ -190,14 +216,9 @@ def train(
     heads = fit_heads(data, hp)
     n_classes = len(data.taxonomy)
     seconds = time.perf_counter() - started
-    model = ProductTypeModel(
-        taxonomy=data.taxonomy,
-        hyperparameters=hp,
-        text_head=heads.text_head,
-        image_head=heads.image_head,
-        fusion=heads.fusion,
-        temperatures=heads.temperatures,
-        top1=heads.top1,
+    model = heads.model(
+        data.taxonomy,
+        hp,
         metadata={
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "training_seconds": round(seconds, 2),

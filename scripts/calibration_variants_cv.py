@@ -6,7 +6,9 @@ fitted on), their logits on the held-out rows, and how much averaging the fold r
 shrank the photo scores; and, only for `photo_ens_oof`, out-of-fold photo logits of an average
 of regressions (`ensemble_oof_logits`: 50 more fits, ~13 min on 2 loaded cores). Then each variant refits only the temperatures, the top-1 maps and the
 fusion, and is saved in `scripts.cv --save`'s format; `shipped` reproduces `scripts.cv`'s
-probabilities, so `scripts.cv_compare` says what each variant changes:
+probabilities from before the photo vector map, and `photo_vector_fused` those of the model
+shipped since (the map on photo answers and on the fusion's photo input), so
+`scripts.cv_compare` says what each variant changes:
 
     python -m scripts.calibration_variants_cv --out .work/calibration
     python -m scripts.cv_compare .work/calibration/shipped.npz .work/calibration/photo_top1.npz
@@ -30,6 +32,7 @@ from scipy.special import log_softmax, logsumexp
 from prodcat.calibration import (
     fit_temperature,
     fit_top1,
+    fit_vector_map,
     recalibrate_top1,
     softmax,
     with_top1,
@@ -59,10 +62,12 @@ class Options:
     agree: bool = False  # text+photo's top-1 map with a weight for the heads agreeing
     fusion_form: str = "loglinear"  # another way to combine the two heads: `FUSION_FORMS`
     photo_map: str = ""  # photos through a map of `PHOTO_MAPS` fitted on the inner OOF rows
+    photo_map_fused: bool = False  # ... and the fusion reads them after it
     photo_ens_oof: bool = False  # photo calibration fitted on `ensemble_oof_logits`
 
 
 VARIANTS = {
+    # The model before the photo vector map; `photo_vector_fused` is the one shipped since.
     "shipped": Options(),
     "softmax_text": Options(text_top1_fused=False),
     "photo_top1": Options(photo_top1=True),
@@ -78,6 +83,7 @@ VARIANTS = {
     "fuse_photo_conf": Options(fusion_form="photo_conf"),
     "photo_beta": Options(photo_map="beta"),
     "photo_vector": Options(photo_map="vector"),
+    "photo_vector_fused": Options(photo_map="vector", photo_map_fused=True),
     "photo_shrink_beta": Options(photo_shrink=True, photo_map="beta"),
     "photo_ens_oof": Options(photo_ens_oof=True),
 }
@@ -319,35 +325,17 @@ def _beta_map(probs: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.nda
 
 
 def _vector_map(probs: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """Vector scaling with an L2 pull toward the identity (per class a scale s_k and a bias b_k
-    on the temperature's log-probabilities, lam * (|s - 1|^2 + |b|^2) added to the mean NLL;
-    Kull et al. 2019's ODIR, diagonal): lam picked by 5-fold CV on these rows from a grid."""
-    lp, k = np.log(np.clip(probs, 1e-12, 1.0)), probs.shape[1]
-
-    def fit(rows: np.ndarray, lam: float) -> np.ndarray:
-        def loss(w: np.ndarray) -> float:
-            z = log_softmax(lp[rows] * w[:k] + w[k:], axis=1)
-            pen = lam * (np.sum((w[:k] - 1) ** 2) + np.sum(w[k:] ** 2))
-            return float(-np.mean(z[np.arange(len(rows)), y[rows]]) + pen)
-
-        return minimize(loss, np.r_[np.ones(k), np.zeros(k)], method="L-BFGS-B").x
-
-    def held_nll(lam: float) -> float:
-        total = 0.0
-        for train, test in _folds(y, 5, 0):
-            w = fit(train, lam)
-            total -= log_softmax(lp[test] * w[:k] + w[k:], axis=1)[
-                np.arange(len(test)), y[test]
-            ].sum()
-        return total / len(y)
-
-    lam = min((1e-4, 1e-3, 1e-2, 1e-1), key=held_nll)
-    w = fit(np.arange(len(y)), lam)
+    """The shipped photo vector map (`calibration.fit_vector_map`: per class a scale and a bias
+    on the temperature's log-probabilities, pulled toward the identity; Kull et al. 2019's
+    ODIR, diagonal), its pull picked by 5-fold CV on these rows, as `fit_heads` picks it."""
+    m = fit_vector_map(np.log(np.clip(probs, 1e-12, 1.0)), y, _folds(y, 5, 0))
+    assert m is not None
+    s, b = np.asarray(m.scale), np.asarray(m.bias)
     print(
-        f"  photo vector map: lam {lam:g}, |s-1| {np.abs(w[:k] - 1).max():.3f} |b| {np.abs(w[k:]).max():.3f}",
+        f"  photo vector map: lam {m.lam:g}, |s-1| {np.abs(s - 1).max():.3f} |b| {np.abs(b).max():.3f}",
         file=sys.stderr,
     )
-    return lambda p: np.exp(log_softmax(np.log(np.clip(p, 1e-12, 1.0)) * w[:k] + w[k:], axis=1))
+    return lambda p: np.exp(m.apply(np.log(np.clip(p, 1e-12, 1.0))))
 
 
 PHOTO_MAPS = {"beta": _beta_map, "vector": _vector_map}
@@ -385,6 +373,8 @@ def calibrate(
         i_lp = log_softmax(zi / i_temp, axis=1)
         if o.photo_top1_fused:
             i_lp = top1_log_proba(i_lp, i_map)
+        if o.photo_map_fused and photo_map is not None:
+            i_lp = np.log(np.clip(photo_map(np.exp(i_lp)), 1e-12, 1.0))
         return t_lp, i_lp
 
     both = has_t & has_i

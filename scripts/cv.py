@@ -31,7 +31,7 @@ from prodcat.data import LoadReport
 from prodcat.evaluation import Evaluation
 from prodcat.image_encoder import REPRESENTATION, weights_sha256
 from prodcat.metrics import calibrated_ece, classification_metrics, debiased_calibration_error
-from prodcat.model import Hyperparameters, ProductTypeModel
+from prodcat.model import Hyperparameters
 from prodcat.report import top_confusions, write_report
 from prodcat.text_encoder import E5_LAYERS
 from prodcat.training import TrainingSet, _folds, fit_heads, load_training_set
@@ -117,15 +117,7 @@ def cross_validate(data: TrainingSet, hp: Hyperparameters, folds: int) -> dict[s
         print(
             f"fold {len(fit_seconds)}/{folds}: fitted in {fit_seconds[-1]:.0f} s", file=sys.stderr
         )
-        model = ProductTypeModel(
-            data.taxonomy,
-            hp,
-            heads.text_head,
-            heads.image_head,
-            heads.fusion,
-            heads.temperatures,
-            top1=heads.top1,
-        )
+        model = heads.model(data.taxonomy, hp)
         test = data.subset(test_idx)
         for mode in MODES:
             idx, texts, photos = _mode_inputs(test, mode)

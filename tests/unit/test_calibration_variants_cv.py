@@ -66,6 +66,11 @@ def test_variants_keep_the_rows_and_change_only_what_they_name() -> None:
     # Photo maps alone leave text+photo as it is (the fusion reads the temperature's answer).
     for name in ("photo_beta", "photo_vector"):
         np.testing.assert_array_equal(runs[name]["text_image_p"], shipped["text_image_p"])
+    # ... unless the fusion reads the mapped photo, as the shipped model now does.
+    np.testing.assert_array_equal(
+        runs["photo_vector_fused"]["image_only_p"], runs["photo_vector"]["image_only_p"]
+    )
+    assert not np.allclose(runs["photo_vector_fused"]["text_image_p"], shipped["text_image_p"])
 
 
 def test_beta_map_keeps_the_order_and_the_sum() -> None:
