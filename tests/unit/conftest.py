@@ -181,3 +181,26 @@ def post_invocations(app: FastAPI, body: bytes) -> httpx.Response:
 def invoke() -> Callable[[FastAPI, bytes], httpx.Response]:
     """POST raw bytes to the app's /invocations as application/json."""
     return post_invocations
+
+
+def tiny_training_set(rows_per_class: int) -> Any:
+    """Every class of the built-in taxonomy with `rows_per_class` listings: words that name the
+    class, no e5, and 8-number "photo features" that tell apart its index modulo 5."""
+    import numpy as np
+
+    from prodcat.text_encoder import E5_DIM
+    from prodcat.training import TrainingSet
+    from prodcat_contracts.taxonomy import builtin_taxonomy
+
+    rng = np.random.default_rng(5)
+    taxonomy = builtin_taxonomy()
+    y = np.repeat(np.arange(len(taxonomy)), rows_per_class)
+    words = [f"mot{c} commun{rng.integers(3)}" for c in y]
+    photos: list[Any] = [rng.normal(c % 5, 1.0, 8) for c in y]
+    return TrainingSet(taxonomy, y, words, np.zeros((len(y), E5_DIM)), photos)
+
+
+@pytest.fixture(scope="session")
+def tiny_data() -> Callable[[int], Any]:
+    """`tiny_training_set`: a small TrainingSet with text and photos for every class."""
+    return tiny_training_set

@@ -56,17 +56,10 @@ def test_a_manifest_from_before_text_top1_loads_as_reading_the_softmax() -> None
     assert Fusion(**asdict(Fusion(0.9, 0.5, text_top1=True))).text_top1 is True
 
 
-def test_training_fits_the_fusion_on_the_text_after_its_top1_map() -> None:
+def test_training_fits_the_fusion_on_the_text_after_its_top1_map(tiny_data: Any) -> None:
     from prodcat.model import Hyperparameters
-    from prodcat.text_encoder import E5_DIM
-    from prodcat.training import TrainingSet, fit_heads
-    from prodcat_contracts.taxonomy import builtin_taxonomy
+    from prodcat.training import fit_heads
 
-    rng = np.random.default_rng(5)
-    taxonomy = builtin_taxonomy()
-    y = np.repeat(np.arange(len(taxonomy)), 6)
-    words = [f"mot{c} commun{rng.integers(3)}" for c in y]
-    photos: list[np.ndarray | None] = [rng.normal(c % 5, 1.0, 8) for c in y]
-    data = TrainingSet(taxonomy, y, words, np.zeros((len(y), E5_DIM)), photos)
+    data = tiny_data(6)
     heads = fit_heads(data, Hyperparameters(profile="fast", folds=2))
     assert heads.fusion.text_top1 and "text_only" in heads.top1

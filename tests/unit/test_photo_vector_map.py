@@ -57,16 +57,12 @@ def test_the_fit_is_deterministic() -> None:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[ProductTypeModel, Path]:
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, tiny_data: Callable[[int], TrainingSet]
+) -> tuple[ProductTypeModel, Path]:
     """A small fast-profile model with photos, saved."""
-    from prodcat.text_encoder import E5_DIM
-
-    rng = np.random.default_rng(5)
-    taxonomy = builtin_taxonomy()
-    y = np.repeat(np.arange(len(taxonomy)), 8)
-    words = [f"mot{c} commun{rng.integers(3)}" for c in y]
-    photos: list[np.ndarray | None] = [rng.normal(c % 5, 1.0, 8) for c in y]
-    data = TrainingSet(taxonomy, y, words, np.zeros((len(y), E5_DIM)), photos)
+    data = tiny_data(8)
+    taxonomy = data.taxonomy
     hp = Hyperparameters(profile="fast", folds=2)
     heads = fit_heads(data, hp)
     assert heads.photo_map is not None and len(heads.photo_map.scale) == len(taxonomy)
