@@ -87,7 +87,10 @@ def with_top1(probs: np.ndarray, new: np.ndarray) -> np.ndarray:
     # (a hair above, so that a tie cannot hand the top to a class listed earlier)
     floor = np.divide(second, rest + second, out=np.zeros_like(rest), where=rest > 0)
     new = np.where(rest > 0, np.maximum(new, np.minimum(floor + 1e-9, 1.0)), 1.0)
-    out = others * np.divide(1.0 - new, rest, out=np.zeros_like(rest), where=rest > 0)[:, None]
+    # The others' shares first, then their new mass: (1 - new) / rest overflowed to inf (and
+    # 0 * inf to nan) when a photo far outside the training data left a rest near 1e-308.
+    share = np.divide(others, rest[:, None], out=np.zeros_like(others), where=rest[:, None] > 0)
+    out = share * (1.0 - new)[:, None]
     out[rows, top] = new
     return out
 

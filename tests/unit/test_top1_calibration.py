@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from prodcat.calibration import IDENTITY, fit_top1, recalibrate_top1
+from prodcat.calibration import IDENTITY, fit_top1, recalibrate_top1, with_top1
 from prodcat.metrics import expected_calibration_error
 
 
@@ -50,6 +50,17 @@ def test_sums_stay_one_for_a_top1_within_a_millionth_of_certainty() -> None:
             out = recalibrate_top1(probs, ab)
             np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=0, atol=1e-12)
             assert (out.argmax(axis=1) == 3).all()
+
+
+def test_sums_stay_one_when_the_other_classes_share_a_subnormal_mass() -> None:
+    # A photo far outside the training data (all features 1) once left the others 1e-310 in
+    # all: (1 - top') / rest overflowed, and 0 * inf made the row nan.
+    probs = np.zeros((1, 5))
+    probs[0, 0], probs[0, 2] = 1.0, 1e-310
+    out = with_top1(probs, np.array([0.9]))
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    assert out[0, 0] == 0.9 and out[0, 2] == 1.0 - 0.9  # the whole rest goes to class 2
 
 
 def test_identity_without_data_or_without_errors() -> None:
