@@ -4,8 +4,8 @@ Once (cached in `.work/cv/`): per outer fold, the text and photo heads fitted as
 fits them, their inner out-of-fold logits (what the temperatures, top-1 maps and fusion are
 fitted on), their logits on the held-out rows, and how much averaging the fold regressions
 shrank the photo scores; and, only for `photo_ens_oof`, out-of-fold photo logits of an average
-of regressions (`ensemble_oof_logits`: 50 more fits, ~13 min on 2 loaded cores). Then each variant refits only the temperatures, the top-1 maps and the
-fusion, and is saved in `scripts.cv --save`'s format; `shipped` reproduces `scripts.cv`'s
+of regressions (`ensemble_oof_logits`: 50 more fits, ~13 min on 2 loaded cores). Then each
+variant refits only the temperatures, the top-1 maps and the fusion, and is saved in `scripts.cv --save`'s format; `shipped` reproduces `scripts.cv`'s
 probabilities from before the photo vector map, and `photo_vector_fused` those of the model
 shipped since (the map on photo answers and on the fusion's photo input), so
 `scripts.cv_compare` says what each variant changes:
@@ -460,15 +460,15 @@ def score(logits: dict[str, np.ndarray], y: np.ndarray, o: Options) -> dict[str,
 
 def cached_head_logits(
     data_dir: Path, cache: Path, folds: int
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """`head_logits` of the default hyperparameters, computed once into `cache`; and the labels."""
+) -> tuple[dict[str, np.ndarray], TrainingSet]:
+    """`head_logits` of the default hyperparameters, computed once into `cache`; and the data."""
     hp = Hyperparameters()
     data = cached_training_set(data_dir, cache, hp)
     key = hashlib.sha256(f"{_data_key(data_dir)} {hp} {folds}".encode()).hexdigest()[:16]
     path = cache / f"{key}-head-logits.npz"
     if not path.is_file():
         np.savez_compressed(path, **head_logits(data, hp, folds))
-    return dict(np.load(path)), data.y
+    return dict(np.load(path)), data
 
 
 def cached_ensemble_oof(data_dir: Path, cache: Path, folds: int) -> dict[str, np.ndarray]:
@@ -503,8 +503,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(
             f"unknown variants {', '.join(sorted(unknown))}: choose from {', '.join(VARIANTS)}"
         )
-    data = cached_training_set(args.data, args.cache, Hyperparameters())
-    logits, _ = cached_head_logits(args.data, args.cache, args.folds)
+    logits, data = cached_head_logits(args.data, args.cache, args.folds)
     if any(VARIANTS[name].photo_ens_oof for name in args.variants or VARIANTS):
         logits |= cached_ensemble_oof(args.data, args.cache, args.folds)
     classes = np.array([f"{c.code} {c.name_en}" for c in data.taxonomy.categories])

@@ -76,8 +76,8 @@ def stacker_top1(t: np.ndarray, i: np.ndarray, y: np.ndarray) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     args = head_logits_parser(__doc__).parse_args(argv)
-    logits, y = cached_head_logits(args.data, args.cache, args.folds)
-    t, i, yb, fused = held_out_inputs(logits, y)
+    logits, data = cached_head_logits(args.data, args.cache, args.folds)
+    t, i, yb, fused = held_out_inputs(logits, data.y)
     text = float(np.mean(t.argmax(axis=1) == yb))
     print(f"text+photo rows: {len(yb)}")
     print(f"text alone: {text:.4f}")

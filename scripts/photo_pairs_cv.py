@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from prodcat.data import load_listings
 from prodcat.model import Hyperparameters, ImageHead
-from prodcat.training import _folds
 from prodcat_contracts.taxonomy import load_taxonomy
 from scripts.photo_variants import OUT
+from scripts.photo_variants_cv import photo_folds
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,21 +31,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--late", nargs="*", default=[], help="NAME=RUN+RUN[...]")
     parser.add_argument("runs", nargs="+", help="NAME=VARIANT[+VARIANT...]")
     args = parser.parse_args(argv)
-    taxonomy = load_taxonomy(args.data)
-    listings, _ = load_listings(args.data, taxonomy)
     runs = dict(r.split("=", 1) for r in args.runs)
     variants = {v for spec in runs.values() for v in spec.split("+")}
     z = {v: np.load(OUT / f"{v}.npz") for v in variants}
     has = z[next(iter(variants))]["has"]
     assert all(np.array_equal(z[v]["has"], has) for v in variants)
-    # The rows, and so the folds, of the training set scripts.cv builds: text or a usable photo.
-    kept = np.array([i for i, x in enumerate(listings) if x.has_text or has[i]])
-    y = np.array([taxonomy.index_of(int(listings[i].label)) for i in kept])
-    photo = has[kept]
-    folds = [
-        (tr[photo[tr]], te[photo[te]]) for tr, te in _folds(y, 5, Hyperparameters().seed + 1000)
-    ]
-    n_classes = len(taxonomy)
+    kept, y, folds = photo_folds(args.data, has)
+    n_classes = len(load_taxonomy(args.data))
 
     def report(name: str, lp: np.ndarray, ref: list[float] | None) -> list[float]:
         per_fold = [float(np.mean(lp[te].argmax(1) == y[te])) for _, te in folds]

@@ -22,6 +22,20 @@ from prodcat.training import _folds
 from prodcat_contracts.taxonomy import load_taxonomy
 from scripts.photo_variants import OUT
 
+Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+def photo_folds(data_dir: Path, has: np.ndarray) -> tuple[np.ndarray, np.ndarray, Folds]:
+    """The rows of the training set `scripts.cv` builds (text or a usable photo: `has`, per
+    listing), their labels, and `scripts.cv`'s outer folds cut to the rows with a photo."""
+    taxonomy = load_taxonomy(data_dir)
+    listings, _ = load_listings(data_dir, taxonomy)
+    kept = np.array([i for i, x in enumerate(listings) if x.has_text or has[i]])
+    y = np.array([taxonomy.index_of(int(listings[i].label)) for i in kept])
+    photo = has[kept]
+    folds = _folds(y, 5, Hyperparameters().seed + 1000)
+    return kept, y, [(tr[photo[tr]], te[photo[te]]) for tr, te in folds]
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -32,16 +46,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("runs", nargs="+", help="NAME=TRAIN_VARIANT:TEST_VARIANT:KEY[+KEY...]")
     args = parser.parse_args(argv)
-    taxonomy = load_taxonomy(args.data)
-    listings, _ = load_listings(args.data, taxonomy)
     # Which photos decode is the same in every variant: the first run's training variant says.
     has = np.load(OUT / f"{args.runs[0].split('=', 1)[1].split(':')[0]}.npz")["has"]
-    # The rows, and so the folds, of the training set scripts.cv builds: text or a usable photo.
-    kept = np.array([i for i, x in enumerate(listings) if x.has_text or has[i]])
-    y = np.array([taxonomy.index_of(int(listings[i].label)) for i in kept])
-    photo = has[kept]
+    kept, y, folds = photo_folds(args.data, has)
+    n_photos = sum(len(test) for _, test in folds)
     hp = Hyperparameters() if args.image_c is None else Hyperparameters(image_c=args.image_c)
-    folds = _folds(y, 5, hp.seed + 1000)
 
     def features(variant: str, keys: str) -> np.ndarray:
         z = np.load(OUT / f"{variant}.npz")
@@ -53,7 +62,6 @@ def main(argv: list[str] | None = None) -> None:
         x_train, x_test = features(train_variant, keys), features(test_variant, keys)
         per_fold, hits = [], 0
         for train, test in folds:
-            train, test = train[photo[train]], test[photo[test]]
             head = ImageHead(hp).pipeline
             if args.mlp:  # the same scaler, then an MLP in place of the regression
                 mlp = MLPClassifier(
@@ -63,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
             pred = head.fit(x_train[train], y[train]).predict(x_test[test])
             per_fold.append(round(float(np.mean(pred == y[test])), 3))
             hits += int(np.sum(pred == y[test]))
-        print(f"{name}: top-1 {hits / photo.sum():.4f}, folds {per_fold}", flush=True)
+        print(f"{name}: top-1 {hits / n_photos:.4f}, folds {per_fold}", flush=True)
 
 
 if __name__ == "__main__":
